@@ -1,0 +1,95 @@
+"""Parity harness against dm_control (used by tests and launch/parity_report.py).
+
+States come from dm_control rollouts with uniform random actions; each is copied whole into MJX
+(`mjx.put_data`), so obs/reward functions are compared on exactly the same physics state.
+"""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import mjx
+
+from envs import physics
+
+
+@dataclasses.dataclass
+class DMStep:
+    data: mujoco.MjData  # full copy of dm_control's MjData after the step (or reset)
+    obs: np.ndarray  # dm_control observation, flattened in key order
+    reward: float
+    action: np.ndarray  # our [-1, 1] action that led here (zeros at reset)
+    info: dict  # our task info, read from the dm_control task
+
+
+def dm_load(env, seed: int):
+    from dm_control import suite
+
+    return suite.load(env.domain, env.task, task_kwargs={"random": seed})
+
+
+def flat_obs(obs) -> np.ndarray:
+    return np.concatenate([np.asarray(v, np.float64).ravel() for v in obs.values()])
+
+
+def to_dm_action(env, action: np.ndarray) -> np.ndarray:
+    lo, hi = np.asarray(env._ctrl_lo), np.asarray(env._ctrl_hi)
+    return lo + (action + 1.0) * 0.5 * (hi - lo)
+
+
+def _snapshot(dm_env) -> mujoco.MjData:
+    m, d = dm_env.physics.model.ptr, dm_env.physics.data.ptr
+    out = mujoco.MjData(m)
+    mujoco.mj_copyData(out, m, d)
+    return out
+
+
+def rollout(env, seed: int, steps: int):
+    """A dm_control episode start plus `steps` random-action steps, as DMStep records."""
+    dm_env = dm_load(env, seed)
+    rng = np.random.default_rng(seed)
+    ts = dm_env.reset()
+    info = env.info_from_dm_control(dm_env)
+    out = [DMStep(_snapshot(dm_env), flat_obs(ts.observation), 0.0, np.zeros(env.action_size), info)]
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, env.action_size)
+        ts = dm_env.step(to_dm_action(env, action))
+        out.append(DMStep(_snapshot(dm_env), flat_obs(ts.observation), float(ts.reward or 0.0),
+                          action, env.info_from_dm_control(dm_env)))
+    return out
+
+
+def to_mjx(env, mj_data: mujoco.MjData) -> mjx.Data:
+    return mjx.put_data(env.mj_model, mj_data)
+
+
+def obs_and_reward(env, rec: DMStep):
+    """Our (flat obs, reward) on dm_control's exact state."""
+    data = to_mjx(env, rec.data)
+    obs = env.flatten_obs(env._get_obs(data, rec.info))
+    return np.asarray(obs), float(env._get_reward(data, rec.info))
+
+
+def step_from(env, rec: DMStep, action: np.ndarray, n: int = 1):
+    """Our state after n control steps from dm_control's state with the same action(s)."""
+    data = to_mjx(env, rec.data)
+    actions = np.broadcast_to(action, (n, env.action_size)) if np.ndim(action) == 1 else action
+    step = _jit_step(env)
+    obs = []
+    for a in actions:
+        data = step(data, jnp.asarray(a, jnp.float32))
+        obs.append(np.asarray(env.flatten_obs(env._get_obs(data, rec.info))))
+    return data, np.stack(obs)
+
+
+@functools.cache
+def _jit_step(env):
+    return jax.jit(lambda d, a: physics.step(env.mjx_model, d, _ctrl(env, a), env.n_substeps))
+
+
+def _ctrl(env, action):
+    action = jnp.clip(action, -1.0, 1.0)
+    return env._ctrl_lo + (action + 1.0) * 0.5 * (env._ctrl_hi - env._ctrl_lo)
