@@ -1,0 +1,61 @@
+"""VecEnv: truncation bookkeeping, true final obs, fresh-state auto-reset, NaN guard."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from envs.wrappers import VecEnv
+
+EPISODE = 3
+
+
+@functools.cache
+def _setup():
+    venv = VecEnv(envs.load("cheetah_run"), num_envs=4, episode_length=EPISODE)
+    return venv, jax.jit(venv.reset), jax.jit(venv.step)
+
+
+def _run(n, state=None, poison=None):
+    venv, reset, step = _setup()
+    state = reset(jax.random.PRNGKey(0)) if state is None else state
+    action = jnp.zeros((venv.num_envs, venv.action_size))
+    out = []
+    for _ in range(n):
+        if poison is not None:
+            ps = state.pipeline_state
+            state = state.replace(pipeline_state=ps.replace(qvel=ps.qvel.at[poison].set(jnp.nan)))
+            poison = None
+        state = step(state, action)
+        out.append(state)
+    return out
+
+
+def test_truncation_keeps_true_final_obs_and_resets_fresh():
+    states = _run(2 * EPISODE)
+    last = states[EPISODE - 1]
+    np.testing.assert_array_equal(np.asarray(last.info["truncation"]), 1.0)
+    np.testing.assert_array_equal(np.asarray(last.info["discount"]), 1.0)  # truncation, not end
+    np.testing.assert_array_equal(np.asarray(last.info["steps"]), 0)
+    # obs is a new episode's first obs, next_obs the true final obs of the finished one
+    assert not np.allclose(last.obs, last.info["next_obs"])
+    before = states[EPISODE - 2]
+    assert np.all(np.asarray(before.info["truncation"]) == 0)
+    # the fresh states differ from env to env and from the first episode's (new random draw)
+    second = states[2 * EPISODE - 1]
+    assert not np.allclose(last.obs, second.obs)
+    assert np.all(np.asarray(second.info["episodes"]) == 2)
+    assert np.all(np.isfinite(np.asarray(second.info["last_return"])))
+
+
+def test_nan_physics_is_reset_masked_and_counted():
+    states = _run(2, poison=1)
+    first = states[0]
+    np.testing.assert_array_equal(np.asarray(first.info["valid"]), [1, 0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(first.info["nan_resets"]), [0, 1, 0, 0])
+    assert np.all(np.isfinite(np.asarray(first.obs)))
+    assert np.all(np.isfinite(np.asarray(first.pipeline_state.qvel)))
+    assert float(first.reward[1]) == 0.0
+    np.testing.assert_array_equal(np.asarray(states[1].info["valid"]), 1)
