@@ -1,0 +1,85 @@
+"""The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json."""
+
+import json
+import os
+import time
+
+import jax
+
+from envs import model_io
+from launch.common import machine_info
+
+
+def device_memory_bytes():
+    """Memory of the first device (GPU: XLA's limit; CPU: physical RAM), or None if unknown."""
+    dev = jax.devices()[0]
+    stats = dev.memory_stats() if hasattr(dev, "memory_stats") else None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
+def prepare(path, task, seed, resume: bool) -> str:
+    """Creates (or checks) the run folder; raises ValueError/OSError with a one-line reason."""
+    if path is None:
+        path = os.path.join("runs", f"{task}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}")
+    if resume:
+        raise ValueError("--resume is not available yet (checkpointing is not built)")
+    if os.path.exists(os.path.join(path, "config.json")):
+        raise ValueError(f"run dir {path} already holds a run; pick another --run_dir")
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise OSError(f"run dir {path} is not writable: {e.strerror}") from None
+    return path
+
+
+class RunLog:
+    """Writes what a run leaves behind and prints one progress line per log point."""
+
+    def __init__(self, path, settings, env):
+        self.path, self.settings = path, settings
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(dict(settings, machine=machine_info()), f, indent=1)
+        model_io.save_mjb(env.mj_model, os.path.join(path, "model.mjb"))
+        self._metrics = open(os.path.join(path, "metrics.jsonl"), "a")
+        try:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(path)
+        except ImportError:
+            self._tb = None
+        self.last = {}
+
+    def write(self, env_steps, metrics, start, total):
+        wall = time.time() - start
+        sps = env_steps / max(wall, 1e-9)
+        row = {"env_steps": env_steps, "wall_time": wall, "perf/sps": sps, **metrics}
+        self._metrics.write(json.dumps(row) + "\n")
+        self._metrics.flush()
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "env_steps":
+                    self._tb.add_scalar(k, v, env_steps)
+            self._tb.flush()
+        self.last = row
+        eta = (total - env_steps) / max(sps, 1e-9)
+        ret = metrics.get("eval/return_deterministic", float("nan"))
+        sto = metrics.get("eval/return_stochastic", float("nan"))
+        print(f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return det {ret:7.1f} "
+              f"sto {sto:7.1f} | train return {metrics.get('train/episode_return', float('nan')):7.1f}"
+              f" | ETA {eta / 60:6.1f} min", flush=True)  # fmt: skip
+
+    def close(self, status):
+        self._metrics.close()
+        if self._tb is not None:
+            self._tb.close()
+        with open(os.path.join(self.path, "summary.json"), "w") as f:
+            json.dump(dict(status=status, final=self.last), f, indent=1)

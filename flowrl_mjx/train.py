@@ -1,0 +1,97 @@
+"""The fused training program: env step -> flow-policy action -> replay insert -> K updates.
+
+One iteration: every env steps once (uniform random actions during warm-up, flow-policy samples
+after), the batch of transitions enters the on-device ring buffer, then K = cfg.updates_per_iter
+updates run (from the end of warm-up on). `lax.scan` over iterations makes an epoch, and the epoch is
+one jitted call that donates the TrainState; nothing returns to the host inside it.
+"""
+
+import dataclasses
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from envs.wrappers import VecEnv
+from flowrl_mjx import agent, policy, replay, update
+from flowrl_mjx.config import Config
+from flowrl_mjx.networks import make_networks
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Settings of the loop around the agent (static: shapes and counts)."""
+
+    num_envs: int = 4096  # parallel training envs
+    iters_per_epoch: int = 100  # iterations per jitted call (one log point per epoch)
+    num_eval_envs: int = 16  # envs of each evaluation (full episodes)
+
+
+@flax.struct.dataclass
+class TrainState:
+    agent: agent.AgentState
+    replay: replay.ReplayState
+    env: object  # brax State of the VecEnv, batched over envs
+    key: jax.Array
+    env_steps: jax.Array  # int32 total env steps taken (all envs)
+
+
+def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
+    key_agent, key_env, key = jax.random.split(key, 3)
+    return TrainState(
+        agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
+        replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
+        env=jax.jit(venv.reset)(key_env),
+        key=key,
+        env_steps=jnp.zeros((), jnp.int32),
+    )
+
+
+def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
+    """epoch(ts) -> (ts, metrics): loop.iters_per_epoch fused iterations, metrics averaged."""
+    nets = make_networks(cfg, venv.observation_size, venv.action_size)
+    act = policy.make_policy(cfg, nets)
+    learn = update.make_update(cfg, nets)
+    n = loop.num_envs
+    dummy = jax.eval_shape(learn, *_shapes_for(cfg, venv, n))[1]
+    no_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dummy)
+
+    def iteration(ts: TrainState, _):
+        key, k_act, k_rand, k_learn = jax.random.split(ts.key, 4)
+        obs = ts.env.obs
+        warm = ts.env_steps < cfg.warmup_steps
+        a_pi = act(ts.agent.params.actor, obs, k_act)
+        a_rand = jax.random.uniform(k_rand, a_pi.shape, minval=-1.0, maxval=1.0)
+        action = jnp.where(warm, a_rand, a_pi)
+        env = venv.step(ts.env, action)
+        info = env.info
+        batch = replay.Transition(obs=obs, action=action, reward=env.reward,
+                                  discount=info["discount"], next_obs=info["next_obs"],
+                                  valid=info["valid"])  # fmt: skip
+        buf = replay.insert(ts.replay, batch)
+        steps = ts.env_steps + n
+        learning = steps >= cfg.warmup_steps
+        new_agent, metrics = jax.lax.cond(
+            learning, learn, lambda a, b, k: (a, no_metrics), ts.agent, buf, k_learn)
+        metrics = dict(metrics, **{
+            "train/reward": jnp.mean(env.reward),
+            "train/nan_resets": jnp.sum(info["nan_resets"]).astype(jnp.float32),
+            "train/episode_return": jnp.nanmean(info["last_return"]),
+            "train/learning": learning.astype(jnp.float32),
+        })  # fmt: skip
+        return TrainState(new_agent, buf, env, key, steps), metrics
+
+    def epoch(ts: TrainState):
+        ts, metrics = jax.lax.scan(iteration, ts, None, length=loop.iters_per_epoch)
+        last = {k: v[-1] for k, v in metrics.items() if k.startswith("train/")}
+        mean = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("train/")}
+        return ts, {**mean, **last, "train/reward": jnp.mean(metrics["train/reward"])}
+
+    return jax.jit(epoch, donate_argnums=0)
+
+
+def _shapes_for(cfg, venv, n):
+    a = jax.eval_shape(lambda k: agent._init(k, cfg, venv.observation_size, venv.action_size),
+                       jax.random.PRNGKey(0))  # fmt: skip
+    r = jax.eval_shape(lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size))
+    return a, r, jax.random.PRNGKey(0)

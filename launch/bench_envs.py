@@ -1,0 +1,89 @@
+"""Env-only speed: MJX control steps/s per task and batch size, against native MuJoCo on one core.
+
+    python -m launch.bench_envs [--tasks cheetah_run,walker_run] [--batch_sizes 1,64,1024,4096]
+
+Writes results/bench_envs_<platform>.json and results/bench_envs_<platform>.md. MJX timings are of
+one jitted, vmapped control step (actions random, with the auto-reset wrapper off), after compile;
+"physics steps/s" = control steps/s x substeps. Native: mujoco.mj_step in a Python loop over one
+env, the same model and substeps, on one core.
+"""
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from absl import app, flags
+
+import envs
+from launch.common import header, machine_info
+
+flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
+flags.DEFINE_list("batch_sizes", ["1", "64", "1024", "4096"], "env counts")
+flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compile")
+flags.DEFINE_string("out", "results", "output folder")
+FLAGS = flags.FLAGS
+
+
+def bench_mjx(env, n: int) -> dict:
+    step = jax.jit(jax.vmap(env.step))
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    action = jax.random.uniform(jax.random.PRNGKey(1), (n, env.action_size), minval=-1, maxval=1)
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(step(state, action))
+    compile_s = time.perf_counter() - t0
+    iters, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < FLAGS.seconds or iters < 2:
+        state = step(state, action)
+        iters += 1
+    jax.block_until_ready(state)
+    sps = iters * n / (time.perf_counter() - t0)
+    return dict(batch=n, compile_s=compile_s, control_sps=sps, physics_sps=sps * env.n_substeps,
+                finite=bool(jnp.all(jnp.isfinite(state.obs))))  # fmt: skip
+
+
+def bench_native(env) -> float:
+    m = env.mj_model
+    d = mujoco.MjData(m)
+    mujoco.mj_forward(m, d)
+    rng = np.random.default_rng(0)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < FLAGS.seconds:
+        d.ctrl[:] = rng.uniform(-1, 1, m.nu)
+        mujoco.mj_step(m, d, env.n_substeps)
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def main(_):
+    info = machine_info()
+    tasks = envs.names() if FLAGS.tasks == ["all"] else FLAGS.tasks
+    rows = []
+    for name in tasks:
+        env = envs.load(name)
+        native = bench_native(env)
+        for n in map(int, FLAGS.batch_sizes):
+            row = dict(task=name, substeps=env.n_substeps, native_control_sps=native,
+                       **bench_mjx(env, n))  # fmt: skip
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    os.makedirs(FLAGS.out, exist_ok=True)
+    stem = os.path.join(FLAGS.out, f"bench_envs_{info['platform']}")
+    with open(stem + ".json", "w") as f:
+        json.dump(dict(machine=info, rows=rows), f, indent=1)
+    lines = ["# Env-only speed\n", header(info),
+             "\n| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
+             "| native MuJoCo control steps/s (1 core) | MJX / native |", "|---|---:|" + "---:|" * 6]
+    for r in rows:
+        lines.append(f"| {r['task']} | {r['substeps']} | {r['batch']} | {r['compile_s']:.1f} | "
+                     f"{r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
+                     f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |")
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    app.run(main)
