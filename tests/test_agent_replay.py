@@ -1,0 +1,103 @@
+"""Ring replay buffer: wrap-around bookkeeping, O(batch) insert, where samples come from."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from flowrl_mjx import replay
+
+OBS, ACT = 3, 2
+
+
+def _batch(ids, valid=1.0):
+    """Transitions whose every field encodes their id, so a slot's content identifies it."""
+    ids = jnp.asarray(ids, jnp.float32)
+    return replay.Transition(
+        obs=jnp.repeat(ids[:, None], OBS, 1),
+        action=jnp.repeat(ids[:, None], ACT, 1),
+        reward=ids,
+        discount=ids,
+        next_obs=jnp.repeat(ids[:, None] + 0.5, OBS, 1),
+        valid=jnp.full(ids.shape, valid),
+    )
+
+
+def _filled_ids(state):
+    ids = np.asarray(state.data.reward[: int(state.size)])
+    for field in (state.data.obs, state.data.action):
+        np.testing.assert_array_equal(np.asarray(field[: int(state.size)]).T[0], ids)
+    return ids
+
+
+def test_wraparound_keeps_newest_capacity_ids():
+    cap, n = 10, 3  # 3 does not divide 10: inserts straddle the end of the ring
+    insert = jax.jit(replay.insert)
+    state, next_id = replay.init(cap, OBS, ACT), 0
+    for _ in range(9):
+        state = insert(state, _batch(np.arange(next_id, next_id + n)))
+        next_id += n
+        ids = _filled_ids(state)
+        expected = np.arange(max(0, next_id - cap), next_id)  # nothing lost or duplicated
+        assert sorted(ids.tolist()) == expected.tolist()
+        assert int(state.size) == min(next_id, cap) and int(state.insert_pos) == next_id % cap
+        # Ring order: slot i holds the latest id congruent to i mod cap.
+        np.testing.assert_array_equal(ids % cap, np.arange(len(ids)))
+
+
+def test_insert_rejects_batch_larger_than_capacity():
+    with pytest.raises(ValueError, match="exceeds replay capacity"):
+        replay.insert(replay.init(4, OBS, ACT), _batch(np.arange(5)))
+
+
+def test_insert_touches_only_batch_rows():
+    """O(batch): in the jaxpr, every capacity-sized result is a scatter; in the compiled (donated)
+    program, every capacity-sized instruction is a parameter, an in-place scatter or the output
+    tuple, and the buffers alias the outputs: no copy, roll, or elementwise pass over the ring."""
+    cap = 7919  # prime, so no other dimension coincides with it
+    state, batch = replay.init(cap, OBS, ACT), _batch(np.arange(37))
+    jaxpr = jax.make_jaxpr(replay.insert)(state, batch).jaxpr
+    big = [
+        e.primitive.name
+        for e in jaxpr.eqns
+        if any(cap in getattr(v.aval, "shape", ()) for v in e.outvars)
+    ]
+    assert big and set(big) == {"scatter"}, big
+    hlo = jax.jit(replay.insert, donate_argnums=0).lower(state, batch).compile().as_text()
+    entry = hlo[hlo.index("\nENTRY") :]
+    for line in entry.splitlines()[1:]:
+        shape_op = re.match(r"\s*(ROOT )?%\S+ = (.*?) (\S+?)\(", line)
+        if shape_op and re.search(rf"\[{cap}[,\]]", shape_op.group(2)):
+            op = shape_op.group(3)
+            assert op in ("parameter", "tuple", "bitcast") or "scatter" in line, line
+    assert "input_output_alias" in hlo
+
+
+def test_sample_only_from_filled_part():
+    state = replay.insert(replay.init(1000, OBS, ACT), _batch(np.arange(37)))
+    batch = replay.sample(state, jax.random.key(0), 4096)
+    ids = np.asarray(batch.reward)
+    assert ids.min() >= 0 and ids.max() < 37 and np.all(np.asarray(batch.valid) == 1.0)
+    assert len(np.unique(ids)) == 37  # uniform over the 37 filled slots: all drawn
+    np.testing.assert_array_equal(np.asarray(batch.next_obs)[:, 0], ids + 0.5)  # rows intact
+
+
+@pytest.mark.parametrize("inserted, cap", [(500, 1000), (250, 100)])
+def test_recent_draws_come_from_newest_window(inserted, cap):
+    state = replay.init(cap, OBS, ACT)
+    for start in range(0, inserted, 25):
+        state = replay.insert(state, _batch(np.arange(start, start + 25)))
+    batch = replay.sample(state, jax.random.key(1), 400, recent_fraction=0.25, recent_window=30)
+    ids = np.asarray(batch.reward)
+    recent, rest = ids[-100:], ids[:-100]  # the recent draws are the batch's tail
+    assert recent.min() >= inserted - 30 and recent.max() < inserted
+    assert len(np.unique(recent)) > 20  # spread over the window, not one slot
+    assert rest.min() >= inserted - min(inserted, cap) and rest.max() < inserted
+    assert rest.min() < inserted - 30  # the uniform part reaches beyond the window
+
+
+def test_empty_buffer_samples_are_invalid():
+    batch = replay.sample(replay.init(50, OBS, ACT), jax.random.key(0), 64, 0.5, 10)
+    assert batch.obs.shape == (64, OBS) and np.all(np.asarray(batch.valid) == 0.0)
