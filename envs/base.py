@@ -7,11 +7,10 @@ order, overrides, and the brax `Env` interface (so brax.training agents run on i
 """
 
 import collections
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 from brax.envs.base import Env as BraxEnv
 from brax.envs.base import State

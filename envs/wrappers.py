@@ -56,7 +56,7 @@ class VecEnv:
     def reset(self, key) -> State:
         state = self._reset_one(jax.random.split(key, self.num_envs))
         counters = dict(nan_resets=jnp.zeros(self.num_envs, jnp.int32),
-                        last_return=jnp.full((self.num_envs,), jnp.nan),
+                        last_return=jnp.full((self.num_envs,), jnp.nan, jnp.float32),
                         episodes=jnp.zeros(self.num_envs, jnp.int32))
         return state.replace(info={**state.info, **counters})
 

@@ -6,17 +6,13 @@ supplies defaults, flags override it. Bad input stops before compilation with on
 
 import dataclasses
 import sys
-import time
 
 import jax
-from absl import app, flags
+from absl import app, flags, logging
 
 import envs
-from envs.wrappers import VecEnv
-from flowrl_mjx import presets, run_dir, train
+from flowrl_mjx import presets, run_dir, runner, train
 from flowrl_mjx.config import Config
-from flowrl_mjx.evaluation import make_evaluate
-from flowrl_mjx.networks import make_networks
 
 FIELDS = {f.name: f for c in (Config, train.LoopConfig) for f in dataclasses.fields(c)}
 
@@ -24,9 +20,10 @@ flags.DEFINE_string("task", "cheetah_run", "task name (see envs.names())")
 flags.DEFINE_integer("seed", 0, "random seed")
 flags.DEFINE_integer("total_env_steps", 1_000_000, "env steps to train for (all envs together)")
 flags.DEFINE_string("run_dir", None, "output folder (default runs/<task>_s<seed>_<time>)")
-flags.DEFINE_bool("resume", False, "continue the run in --run_dir (checkpoints: not yet built)")
+flags.DEFINE_bool("resume", False, "continue the run in --run_dir from its last good checkpoint")
 flags.DEFINE_string("preset", None, f"one of {sorted(presets.PRESETS)} (default: by scale)")
 flags.DEFINE_integer("eval_every", 1, "evaluate every this many epochs")
+flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs (and at the end)")
 for _name, _f in FIELDS.items():
     if _f.type in ("tuple", tuple):
         flags.DEFINE_list(_name, None, f"{_name} (comma-separated; default: preset / {_f.default})")
@@ -53,7 +50,7 @@ def resolve():
         v = getattr(FLAGS, key)
         if v is not None:
             values[key] = tuple(int(x) for x in v) if isinstance(v, list) else v
-    split = lambda cls: {k: v for k, v in values.items() if k in cls.__dataclass_fields__}  # noqa
+    split = lambda cls: {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
     cfg, loop = Config(**split(Config)), train.LoopConfig(**split(train.LoopConfig))
     try:
         cfg.validate()
@@ -78,45 +75,39 @@ def check_memory(cfg, obs_size, action_size):
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
     try:
-        cfg, loop, preset = resolve()
-        env = envs.load(FLAGS.task)
+        if FLAGS.resume:
+            settings, cfg, loop = resume_settings()
+        else:
+            cfg, loop, preset = resolve()
+            settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset,
+                            config=dataclasses.asdict(cfg), loop=dataclasses.asdict(loop))  # fmt: skip
+        settings["total_env_steps"] = FLAGS.total_env_steps
+        env = envs.load(settings["task"])
+        settings.update(obs_size=env.observation_size, action_size=env.action_size)
         check_memory(cfg, env.observation_size, env.action_size)
-        out = run_dir.prepare(FLAGS.run_dir, FLAGS.task, FLAGS.seed, FLAGS.resume)
+        out = run_dir.prepare(FLAGS.run_dir, settings["task"], settings["seed"], FLAGS.resume)
     except (UsageError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    run(cfg, loop, preset, env, out)
+    runner.run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
+               FLAGS.eval_every)  # fmt: skip
 
 
-def run(cfg, loop, preset, env, out):
-    settings = dict(task=FLAGS.task, seed=FLAGS.seed, total_env_steps=FLAGS.total_env_steps,
-                    preset=preset, config=dataclasses.asdict(cfg), loop=dataclasses.asdict(loop))
-    log = run_dir.RunLog(out, settings, env)
-    venv = VecEnv(env, loop.num_envs)
-    key = jax.random.PRNGKey(FLAGS.seed)
-    ts = train.init(key, cfg, loop, venv)
-    epoch = train.make_epoch(cfg, loop, venv)
-    nets = make_networks(cfg, env.observation_size, env.action_size)
-    evaluate = make_evaluate(cfg, env, nets, loop.num_eval_envs, env.episode_length)
-    per_epoch = loop.num_envs * loop.iters_per_epoch
-    n_epochs = -(-FLAGS.total_env_steps // per_epoch)
-    start = time.time()
-    for i in range(n_epochs):
-        ts, metrics = epoch(ts)
-        metrics = {k: float(v) for k, v in metrics.items()}
-        if not all(map(_finite, (v for k, v in metrics.items() if not k.startswith("train/e")))):
-            log.close(status="stopped: non-finite loss")
-            raise SystemExit(f"non-finite metric at epoch {i}: {metrics}")
-        if (i + 1) % FLAGS.eval_every == 0 or i + 1 == n_epochs:
-            key, k = jax.random.split(key)
-            metrics.update({k2: float(v) for k2, v in evaluate(ts.agent.params.actor, k).items()})
-        log.write(int(ts.env_steps), metrics, start, FLAGS.total_env_steps)
-    log.close(status="finished")
-
-
-def _finite(v):
-    return v == v and abs(v) != float("inf")
+def resume_settings():
+    """The stored run's settings; flags other than --total_env_steps are not re-applied."""
+    if not FLAGS.run_dir:
+        raise UsageError("--resume needs --run_dir")
+    try:
+        stored = run_dir.load_settings(FLAGS.run_dir)
+        cfg = Config(**{k: tuple(v) if isinstance(v, list) else v
+                        for k, v in stored["config"].items()})  # fmt: skip
+        loop = train.LoopConfig(**stored["loop"])
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"--resume: cannot read {FLAGS.run_dir}/config.json ({e})") from None
+    settings = {k: stored[k] for k in ("task", "seed", "preset", "config", "loop")}
+    return settings, cfg, loop
 
 
 if __name__ == "__main__":

@@ -26,10 +26,11 @@ def prepare(path, task, seed, resume: bool) -> str:
     """Creates (or checks) the run folder; raises ValueError/OSError with a one-line reason."""
     if path is None:
         path = os.path.join("runs", f"{task}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}")
-    if resume:
-        raise ValueError("--resume is not available yet (checkpointing is not built)")
-    if os.path.exists(os.path.join(path, "config.json")):
-        raise ValueError(f"run dir {path} already holds a run; pick another --run_dir")
+    has_run = os.path.exists(os.path.join(path, "config.json"))
+    if resume and not has_run:
+        raise ValueError(f"--resume: {path} holds no run (no config.json)")
+    if not resume and has_run:
+        raise ValueError(f"run dir {path} already holds a run; pass --resume or another --run_dir")
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".write_test")
@@ -44,12 +45,17 @@ def prepare(path, task, seed, resume: bool) -> str:
 class RunLog:
     """Writes what a run leaves behind and prints one progress line per log point."""
 
-    def __init__(self, path, settings, env):
+    def __init__(self, path, settings, env, resume_steps=None):
+        """resume_steps: env steps of the restored checkpoint; later log rows are dropped."""
         self.path, self.settings = path, settings
-        with open(os.path.join(path, "config.json"), "w") as f:
-            json.dump(dict(settings, machine=machine_info()), f, indent=1)
-        model_io.save_mjb(env.mj_model, os.path.join(path, "model.mjb"))
-        self._metrics = open(os.path.join(path, "metrics.jsonl"), "a")
+        metrics_path = os.path.join(path, "metrics.jsonl")
+        if resume_steps is None:
+            with open(os.path.join(path, "config.json"), "w") as f:
+                json.dump(dict(settings, machine=machine_info()), f, indent=1)
+            model_io.save_mjb(env.mj_model, os.path.join(path, "model.mjb"))
+        elif os.path.exists(metrics_path):
+            _truncate_after(metrics_path, resume_steps)
+        self._metrics = open(metrics_path, "a")
         try:
             from tensorboardX import SummaryWriter
 
@@ -83,3 +89,16 @@ class RunLog:
             self._tb.close()
         with open(os.path.join(self.path, "summary.json"), "w") as f:
             json.dump(dict(status=status, final=self.last), f, indent=1)
+
+
+def load_settings(path) -> dict:
+    with open(os.path.join(path, "config.json")) as f:
+        return json.load(f)
+
+
+def _truncate_after(metrics_path, env_steps):
+    """Keeps the rows logged up to the checkpoint a resumed run restarts from."""
+    with open(metrics_path) as f:
+        rows = [line for line in f if line.strip() and json.loads(line)["env_steps"] <= env_steps]
+    with open(metrics_path, "w") as f:
+        f.writelines(rows)

@@ -1,0 +1,69 @@
+"""Orbax checkpoints of the whole TrainState (agent, replay, env state, keys) plus loop metadata.
+
+Orbax writes each step to a temporary folder and renames it when complete, so an interrupted save
+never replaces a good checkpoint. A checkpoint that is there but unreadable (truncated or corrupt
+files) is reported on one line and the previous one is used.
+"""
+
+import logging
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+    """Saves/restores `TrainState` pytrees under run_dir/checkpoints, keeping the newest `keep`."""
+
+    def __init__(self, run_dir: str, keep: int = 2):
+        path = os.path.abspath(os.path.join(run_dir, "checkpoints"))
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+        self._manager = ocp.CheckpointManager(path, options=options)
+
+    def save(self, step: int, state, meta: dict) -> None:
+        payload = _non_empty(jax.tree.leaves(state))
+        args = ocp.args.Composite(state=ocp.args.StandardSave(payload), meta=ocp.args.JsonSave(meta))
+        self._manager.save(step, args=args, force=True)
+        self._manager.wait_until_finished()
+
+    def steps(self) -> list:
+        return sorted(self._manager.all_steps())
+
+    def restore_latest(self, abstract_state):
+        """(state, meta) from the newest readable checkpoint, or None if there is none.
+
+        abstract_state: a pytree of jax.ShapeDtypeStruct (jax.eval_shape of the init).
+        """
+        leaves, treedef = jax.tree.flatten(abstract_state)
+        for step in reversed(self.steps()):
+            try:
+                out = self._manager.restore(step, args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(_non_empty(leaves)),
+                    meta=ocp.args.JsonRestore()))  # fmt: skip
+                full = [out.state.get(str(i), np.zeros(a.shape, a.dtype))
+                        for i, a in enumerate(leaves)]  # fmt: skip
+                _check_shapes(full, leaves)
+                return jax.tree.unflatten(treedef, full), out.meta
+            except Exception as e:  # orbax/tensorstore raise many types for bad files
+                msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                logging.warning("checkpoint %d is unreadable (%s); trying an older one", step, msg)
+                print(f"warning: checkpoint {step} is unreadable ({msg}); using an older one")
+        return None
+
+    def close(self):
+        self._manager.close()
+
+
+def _non_empty(leaves) -> dict:
+    """Orbax refuses zero-size arrays (e.g. mjx Data.act of a model without activations)."""
+    return {str(i): x for i, x in enumerate(leaves) if np.prod(x.shape) > 0}
+
+
+def _check_shapes(state, abstract):
+    got, want = jax.tree.leaves(state), jax.tree.leaves(abstract)
+    if len(got) != len(want):
+        raise ValueError(f"{len(got)} arrays, expected {len(want)}")
+    for g, w in zip(got, want):
+        if np.shape(g) != tuple(w.shape):
+            raise ValueError(f"shape {np.shape(g)} != expected {tuple(w.shape)}")

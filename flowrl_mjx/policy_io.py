@@ -1,0 +1,62 @@
+"""A trained policy outside the training program: `flowrl_mjx.load_policy(run_dir)`.
+
+The runner writes the actor's parameters to run_dir/policy.msgpack at every checkpoint (a small
+file, written atomically), so a policy loads without restoring the replay or env states.
+"""
+
+import json
+import os
+
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from flowrl_mjx import policy
+from flowrl_mjx.config import Config
+from flowrl_mjx.networks import make_networks
+
+POLICY_FILE = "policy.msgpack"
+
+
+def save_actor(run_dir: str, actor_params) -> None:
+    path = os.path.join(run_dir, POLICY_FILE)
+    with open(path + ".tmp", "wb") as f:
+        f.write(flax.serialization.to_bytes(jax.device_get(actor_params)))
+    os.replace(path + ".tmp", path)
+
+
+def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
+    """act(obs) -> action for a flat dm_control-ordered observation (one, or a batch).
+
+    Actions are in [-1, 1]; `deterministic` integrates from a0 = 0, otherwise a0 ~ N(0, I).
+    For a dm_control env, scale to its action_spec: low + (a + 1) / 2 * (high - low) (for the
+    suite's [-1, 1] actuators this is the identity).
+    """
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            settings = json.load(f)
+        with open(os.path.join(run_dir, POLICY_FILE), "rb") as f:
+            blob = f.read()
+    except OSError as e:
+        raise ValueError(f"cannot load a policy from {run_dir}: {e.strerror}: {e.filename}") from None
+    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings["config"].items()})
+    obs_size, action_size = settings["obs_size"], settings["action_size"]
+    nets = make_networks(cfg, obs_size, action_size)
+    template = nets.actor.init(jax.random.PRNGKey(0), jnp.zeros((1, obs_size)),
+                               jnp.zeros((1, action_size)), 0.0)  # fmt: skip
+    try:
+        params = flax.serialization.from_bytes(template, blob)
+    except Exception as e:  # msgpack raises several types on truncated data
+        raise ValueError(f"corrupt policy file in {run_dir}: {type(e).__name__}") from None
+    act_fn = jax.jit(policy.make_policy(cfg, nets), static_argnums=3)
+    key = [jax.random.PRNGKey(seed)]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, np.float32)
+        if obs.shape[-1] != obs_size:
+            raise ValueError(f"observation has size {obs.shape[-1]}, the policy expects {obs_size}")
+        key[0], k = jax.random.split(key[0])
+        return np.asarray(act_fn(params, obs, k, deterministic))
+
+    return act

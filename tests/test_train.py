@@ -1,0 +1,67 @@
+"""The fused epoch: runs, is traced once, has no host callback, and learns nothing from NaNs."""
+
+import functools
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+import envs
+from envs.wrappers import VecEnv
+from flowrl_mjx import train
+from flowrl_mjx.config import Config
+
+TINY = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
+              replay_size=256, recent_window=32, warmup_steps=8)  # fmt: skip
+LOOP = train.LoopConfig(num_envs=4, iters_per_epoch=3, num_eval_envs=2)
+
+
+@functools.cache
+def _setup():
+    venv = VecEnv(envs.load("cheetah_run"), LOOP.num_envs)
+    return venv, train.make_epoch(TINY, LOOP, venv)
+
+
+def test_epoch_runs_traces_once_and_fills_replay():
+    venv, epoch = _setup()
+    ts = train.init(jax.random.PRNGKey(0), TINY, LOOP, venv)
+    for i in range(3):
+        ts, metrics = epoch(ts)
+        assert all(np.isfinite(float(v)) for k, v in metrics.items() if "episode" not in k)
+    assert int(ts.env_steps) == 3 * LOOP.iters_per_epoch * LOOP.num_envs
+    assert int(ts.replay.size) == 3 * LOOP.iters_per_epoch * LOOP.num_envs
+    assert float(metrics["train/learning"]) == 1.0
+    assert epoch._cache_size() == 1  # no recompilation across epochs
+
+
+def test_epoch_program_has_no_host_callback():
+    venv, epoch = _setup()
+    ts = jax.eval_shape(lambda k: train.init(k, TINY, LOOP, venv), jax.random.PRNGKey(0))
+    text = epoch.lower(ts).as_text()
+    for marker in ("callback", "host_compute", "outfeed", "SendToHost"):
+        assert marker not in text, f"host round-trip ({marker}) inside the epoch"
+
+
+def _launch(*args):
+    cmd = [sys.executable, "-m", "flowrl_mjx.launch", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_bad_input_fails_fast_with_exit_code_2(tmp_path):
+    cases = [
+        (["--task", "cheetah_rn"], "did you mean: cheetah_run"),
+        (["--batch_size", "0"], "batch_size"),
+        (["--batch_size", "512", "--replay_size", "256", "--recent_window", "0"], "replay"),
+        (["--num_envs", "0"], "num_envs"),
+        (["--replay_size", "100000000000", "--recent_window", "0"], "GiB"),
+        (["--run_dir", str(tmp_path / "f" / "x")], None),
+    ]
+    (tmp_path / "f").write_text("a file, not a folder")
+    for args, needle in cases:
+        out = _launch(*args)
+        assert out.returncode == 2, (args, out.stderr[-500:])
+        last = out.stderr.strip().splitlines()[-1]
+        assert last.startswith("error:"), last
+        if needle:
+            assert needle in last, (needle, last)
