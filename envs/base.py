@@ -44,14 +44,23 @@ class DMCEnv(BraxEnv):
     # Max |obs difference| after one control step from dm_control's state (parity test + report).
     step_tolerance: ClassVar[float] = 1e-4
 
-    def __init__(self, model_file=None, episode_length=EPISODE_LENGTH, solver_iterations=None,
-                 ls_iterations=None, **task_kwargs):
+    def __init__(
+        self,
+        model_file=None,
+        episode_length=EPISODE_LENGTH,
+        solver_iterations=None,
+        ls_iterations=None,
+        **task_kwargs,
+    ):
         unknown = set(task_kwargs) - set(self.task_overrides)
         if unknown:
             valid = sorted(BASE_OVERRIDES) + sorted(self.task_overrides)
-            raise ValueError(f"unknown override(s) {sorted(unknown)} for {self.name}; valid: {valid}")
-        if episode_length is not None and (int(episode_length) != episode_length
-                                           or episode_length < 1):
+            raise ValueError(
+                f"unknown override(s) {sorted(unknown)} for {self.name}; valid: {valid}"
+            )
+        if episode_length is not None and (
+            int(episode_length) != episode_length or episode_length < 1
+        ):
             raise ValueError(f"episode_length must be a positive integer, got {episode_length!r}")
         self.task_kwargs = task_kwargs
         if model_file is not None:
@@ -119,10 +128,18 @@ class DMCEnv(BraxEnv):
         data = physics.forward(self.mjx_model, data)
         return self._make_state(data, info, jnp.zeros(()), jnp.zeros(()))
 
-    def step(self, state: State, action: jax.Array) -> State:
+    def physics_step(self, data: mjx.Data, action: jax.Array, info: dict) -> mjx.Data:
+        """One control step from `data` with `action` in [-1, 1] (scaled to ctrlrange).
+
+        A task whose per-episode quantities act on the dynamics (dm_control writes them into the
+        model) overrides this to apply them from `info`; the parity harness steps through it.
+        """
         action = jnp.clip(action, -1.0, 1.0)
         ctrl = self._ctrl_lo + (action + 1.0) * 0.5 * (self._ctrl_hi - self._ctrl_lo)
-        data = physics.step(self.mjx_model, state.pipeline_state, ctrl, self.n_substeps)
+        return physics.step(self.mjx_model, data, ctrl, self.n_substeps)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        data = self.physics_step(state.pipeline_state, action, state.info)
         reward = self._get_reward(data, state.info)
         done = self._get_termination(data, state.info).astype(jnp.float32)
         new = self._make_state(data, state.info, reward, done)

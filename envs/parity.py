@@ -13,8 +13,6 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from envs import physics
-
 
 @dataclasses.dataclass
 class DMStep:
@@ -53,12 +51,21 @@ def rollout(env, seed: int, steps: int):
     rng = np.random.default_rng(seed)
     ts = dm_env.reset()
     info = env.info_from_dm_control(dm_env)
-    out = [DMStep(_snapshot(dm_env), flat_obs(ts.observation), 0.0, np.zeros(env.action_size), info)]
+    out = [
+        DMStep(_snapshot(dm_env), flat_obs(ts.observation), 0.0, np.zeros(env.action_size), info)
+    ]
     for _ in range(steps):
         action = rng.uniform(-1, 1, env.action_size)
         ts = dm_env.step(to_dm_action(env, action))
-        out.append(DMStep(_snapshot(dm_env), flat_obs(ts.observation), float(ts.reward or 0.0),
-                          action, env.info_from_dm_control(dm_env)))
+        out.append(
+            DMStep(
+                _snapshot(dm_env),
+                flat_obs(ts.observation),
+                float(ts.reward or 0.0),
+                action,
+                env.info_from_dm_control(dm_env),
+            )
+        )
     return out
 
 
@@ -80,16 +87,11 @@ def step_from(env, rec: DMStep, action: np.ndarray, n: int = 1):
     step = _jit_step(env)
     obs = []
     for a in actions:
-        data = step(data, jnp.asarray(a, jnp.float32))
+        data = step(data, jnp.asarray(a, jnp.float32), rec.info)
         obs.append(np.asarray(env.flatten_obs(env._get_obs(data, rec.info))))
     return data, np.stack(obs)
 
 
 @functools.cache
 def _jit_step(env):
-    return jax.jit(lambda d, a: physics.step(env.mjx_model, d, _ctrl(env, a), env.n_substeps))
-
-
-def _ctrl(env, action):
-    action = jnp.clip(action, -1.0, 1.0)
-    return env._ctrl_lo + (action + 1.0) * 0.5 * (env._ctrl_hi - env._ctrl_lo)
+    return jax.jit(env.physics_step)

@@ -62,7 +62,9 @@ def get_class(name: str):
         if why:
             raise ValueError(f"task {name!r} is not supported under MJX: {why}")
         close = difflib.get_close_matches(name, table, n=5, cutoff=0.4)
-        hint = f"did you mean: {', '.join(close)}?" if close else f"valid: {', '.join(sorted(table))}"
+        hint = (
+            f"did you mean: {', '.join(close)}?" if close else f"valid: {', '.join(sorted(table))}"
+        )
         raise ValueError(f"unknown task {name!r}; {hint}")
     return table[name]
 

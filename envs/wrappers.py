@@ -49,23 +49,36 @@ class VecEnv:
         key, k = jax.random.split(key)
         state = self.env.reset(k)
         zero, izero = jnp.zeros(()), jnp.zeros((), jnp.int32)
-        info = dict(state.info, key=key, steps=izero, episode_return=zero, next_obs=state.obs,
-                    discount=jnp.ones(()), truncation=zero, valid=jnp.ones(()))
+        info = dict(
+            state.info,
+            key=key,
+            steps=izero,
+            episode_return=zero,
+            next_obs=state.obs,
+            discount=jnp.ones(()),
+            truncation=zero,
+            valid=jnp.ones(()),
+        )
         return state.replace(info=info)
 
     def reset(self, key) -> State:
         state = self._reset_one(jax.random.split(key, self.num_envs))
-        counters = dict(nan_resets=jnp.zeros(self.num_envs, jnp.int32),
-                        last_return=jnp.full((self.num_envs,), jnp.nan, jnp.float32),
-                        episodes=jnp.zeros(self.num_envs, jnp.int32))
+        counters = dict(
+            nan_resets=jnp.zeros(self.num_envs, jnp.int32),
+            last_return=jnp.full((self.num_envs,), jnp.nan, jnp.float32),
+            episodes=jnp.zeros(self.num_envs, jnp.int32),
+        )
         return state.replace(info={**state.info, **counters})
 
     def step(self, state: State, action: jax.Array) -> State:
         info = state.info
         task_info = {k: v for k, v in info.items() if k not in _WRAPPER_KEYS}
         stepped = self._step_one(state.replace(info=task_info), action)
-        finite = jax.vmap(physics.is_finite)(stepped.pipeline_state) & jnp.all(
-            jnp.isfinite(stepped.obs), axis=-1) & jnp.isfinite(stepped.reward)
+        finite = (
+            jax.vmap(physics.is_finite)(stepped.pipeline_state)
+            & jnp.all(jnp.isfinite(stepped.obs), axis=-1)
+            & jnp.isfinite(stepped.reward)
+        )
         steps = info["steps"] + 1
         terminated = stepped.done > 0
         truncated = (steps >= self.episode_length) & ~terminated
@@ -80,14 +93,24 @@ class VecEnv:
             episodes=info["episodes"] + (ended & finite).astype(jnp.int32),
         )  # fmt: skip
         stepped = stepped.replace(
-            reward=jnp.where(finite, stepped.reward, 0.0), done=ended.astype(jnp.float32),
-            info=new_info, obs=jnp.where(finite[:, None], stepped.obs, 0.0))
+            reward=jnp.where(finite, stepped.reward, 0.0),
+            done=ended.astype(jnp.float32),
+            info=new_info,
+            obs=jnp.where(finite[:, None], stepped.obs, 0.0),
+        )
         return jax.lax.cond(jnp.any(ended), self._auto_reset, lambda s, _: s, stepped, ended)
 
     def _auto_reset(self, state: State, ended: jax.Array) -> State:
         fresh = self._reset_one(state.info["key"])
-        keep = ("next_obs", "discount", "truncation", "valid", "nan_resets", "last_return",
-                "episodes")  # per-transition outputs survive the reset
+        keep = (
+            "next_obs",
+            "discount",
+            "truncation",
+            "valid",
+            "nan_resets",
+            "last_return",
+            "episodes",
+        )  # per-transition outputs survive the reset
         merged = state.replace(
             pipeline_state=_select(ended, fresh.pipeline_state, state.pipeline_state),
             obs=_select(ended, fresh.obs, state.obs),

@@ -23,7 +23,9 @@ class Checkpoints:
 
     def save(self, step: int, state, meta: dict) -> None:
         payload = _non_empty(jax.tree.leaves(state))
-        args = ocp.args.Composite(state=ocp.args.StandardSave(payload), meta=ocp.args.JsonSave(meta))
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(payload), meta=ocp.args.JsonSave(meta)
+        )
         self._manager.save(step, args=args, force=True)
         self._manager.wait_until_finished()
 

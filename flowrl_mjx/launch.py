@@ -69,8 +69,10 @@ def check_memory(cfg, obs_size, action_size):
     need = cfg.replay_size * 4 * (2 * obs_size + action_size + 3)
     have = run_dir.device_memory_bytes()
     if have and need > 0.8 * have:
-        raise UsageError(f"replay of {cfg.replay_size} transitions needs ~{need / 2**30:.1f} GiB, "
-                         f"more than 80% of the device's {have / 2**30:.1f} GiB; lower --replay_size")
+        raise UsageError(
+            f"replay of {cfg.replay_size} transitions needs ~{need / 2**30:.1f} GiB, "
+            f"more than 80% of the device's {have / 2**30:.1f} GiB; lower --replay_size"
+        )
 
 
 def main(argv):

@@ -39,8 +39,12 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
         with open(os.path.join(run_dir, POLICY_FILE), "rb") as f:
             blob = f.read()
     except OSError as e:
-        raise ValueError(f"cannot load a policy from {run_dir}: {e.strerror}: {e.filename}") from None
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings["config"].items()})
+        raise ValueError(
+            f"cannot load a policy from {run_dir}: {e.strerror}: {e.filename}"
+        ) from None
+    cfg = Config(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in settings["config"].items()}
+    )
     obs_size, action_size = settings["obs_size"], settings["action_size"]
     nets = make_networks(cfg, obs_size, action_size)
     template = nets.actor.init(jax.random.PRNGKey(0), jnp.zeros((1, obs_size)),

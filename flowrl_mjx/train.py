@@ -72,7 +72,8 @@ def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
         steps = ts.env_steps + n
         learning = steps >= cfg.warmup_steps
         new_agent, metrics = jax.lax.cond(
-            learning, learn, lambda a, b, k: (a, no_metrics), ts.agent, buf, k_learn)
+            learning, learn, lambda a, b, k: (a, no_metrics), ts.agent, buf, k_learn
+        )
         metrics = dict(metrics, **{
             "train/reward": jnp.mean(env.reward),
             "train/nan_resets": jnp.sum(info["nan_resets"]).astype(jnp.float32),
@@ -93,5 +94,7 @@ def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
 def _shapes_for(cfg, venv, n):
     a = jax.eval_shape(lambda k: agent._init(k, cfg, venv.observation_size, venv.action_size),
                        jax.random.PRNGKey(0))  # fmt: skip
-    r = jax.eval_shape(lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size))
+    r = jax.eval_shape(
+        lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size)
+    )
     return a, r, jax.random.PRNGKey(0)

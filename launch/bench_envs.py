@@ -74,13 +74,19 @@ def main(_):
     stem = os.path.join(FLAGS.out, f"bench_envs_{info['platform']}")
     with open(stem + ".json", "w") as f:
         json.dump(dict(machine=info, rows=rows), f, indent=1)
-    lines = ["# Env-only speed\n", header(info),
-             "\n| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
-             "| native MuJoCo control steps/s (1 core) | MJX / native |", "|---|---:|" + "---:|" * 6]
+    lines = [
+        "# Env-only speed\n",
+        header(info),
+        "\n| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
+        "| native MuJoCo control steps/s (1 core) | MJX / native |",
+        "|---|---:|" + "---:|" * 6,
+    ]
     for r in rows:
-        lines.append(f"| {r['task']} | {r['substeps']} | {r['batch']} | {r['compile_s']:.1f} | "
-                     f"{r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
-                     f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |")
+        lines.append(
+            f"| {r['task']} | {r['substeps']} | {r['batch']} | {r['compile_s']:.1f} | "
+            f"{r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
+            f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |"
+        )
     with open(stem + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -1,6 +1,5 @@
 """Host loop: exact resume, corrupt-checkpoint fallback, clean stop on SIGTERM, load_policy."""
 
-import functools
 import json
 import os
 import signal
@@ -8,28 +7,18 @@ import signal
 import numpy as np
 import pytest
 
-import envs
 import flowrl_mjx
 from flowrl_mjx import checkpoint, run_dir, runner, train
-from flowrl_mjx.config import Config
-
-CFG = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
-             replay_size=256, recent_window=32, warmup_steps=8)  # fmt: skip
-LOOP = train.LoopConfig(num_envs=2, iters_per_epoch=4, num_eval_envs=2)
-PER_EPOCH = LOOP.num_envs * LOOP.iters_per_epoch
-
-
-@functools.cache
-def _env():
-    return envs.load("cheetah_run", episode_length=20)
+from tests.tiny import CFG, LOOP, PER_EPOCH, TASK
+from tests.tiny import env as _env
 
 
 def _train(path, epochs, resume=False):
     env = _env()
-    settings = dict(task="cheetah_run", seed=3, preset="test", total_env_steps=epochs * PER_EPOCH,
+    settings = dict(task=TASK, seed=3, preset="test", total_env_steps=epochs * PER_EPOCH,
                     obs_size=env.observation_size, action_size=env.action_size,
                     config=CFG.__dict__, loop=LOOP.__dict__)  # fmt: skip
-    out = run_dir.prepare(str(path), "cheetah_run", 3, resume)
+    out = run_dir.prepare(str(path), TASK, 3, resume)
     runner.run(settings, CFG, LOOP, env, out, resume, checkpoint_every=1, eval_every=1)
     return [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
 

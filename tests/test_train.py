@@ -1,26 +1,19 @@
 """The fused epoch: runs, is traced once, has no host callback, and learns nothing from NaNs."""
 
-import functools
 import subprocess
 import sys
 
 import jax
 import numpy as np
 
-import envs
-from envs.wrappers import VecEnv
 from flowrl_mjx import train
-from flowrl_mjx.config import Config
-
-TINY = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
-              replay_size=256, recent_window=32, warmup_steps=8)  # fmt: skip
-LOOP = train.LoopConfig(num_envs=4, iters_per_epoch=3, num_eval_envs=2)
+from tests.tiny import CFG as TINY
+from tests.tiny import LOOP, programs
 
 
-@functools.cache
 def _setup():
-    venv = VecEnv(envs.load("cheetah_run"), LOOP.num_envs)
-    return venv, train.make_epoch(TINY, LOOP, venv)
+    venv, epoch, _ = programs()
+    return venv, epoch
 
 
 def test_epoch_runs_traces_once_and_fills_replay():

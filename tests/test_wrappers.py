@@ -14,7 +14,7 @@ EPISODE = 3
 
 @functools.cache
 def _setup():
-    venv = VecEnv(envs.load("cheetah_run"), num_envs=4, episode_length=EPISODE)
+    venv = VecEnv(envs.load("cartpole_balance"), num_envs=4, episode_length=EPISODE)
     return venv, jax.jit(venv.reset), jax.jit(venv.step)
 
 
