@@ -3,11 +3,13 @@
 import functools
 
 import numpy as np
+import pytest
 from brax.training.agents.sac import train as sac
 
 import envs
 
 
+@pytest.mark.slow  # minutes on 2 cores: brax compiles its SAC training step around MJX
 def test_brax_sac_runs_on_our_env():
     env = envs.load("cheetah_run")
     progress = []
