@@ -1,8 +1,8 @@
 """DMControl-equivalent tasks in MuJoCo MJX (see DESIGN.md section 2).
 
-    import envs
-    env = envs.load("cheetah_run")
-    state = env.reset(key); state = env.step(state, action)
+import envs
+env = envs.load("cheetah_run")
+state = env.reset(key); state = env.step(state, action)
 """
 
 from flowrl_mjx import jax_setup as _jax_setup

@@ -1,4 +1,4 @@
-"""Cheetah (dm_control.suite.cheetah): run forward; reward grows linearly with speed up to 10 m/s."""
+"""Cheetah (dm_control.suite.cheetah): run forward; reward linear in speed up to 10 m/s."""
 
 import collections
 

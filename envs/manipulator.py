@@ -6,6 +6,12 @@ Per episode dm_control writes the target pose, and for insert tasks the receptac
 live in `info` and every physics call of the episode runs on `episode_model(info)`, the shared model
 with those bodies moved: the receptacle is an obstacle, so the physics must see it where dm_control
 puts it. `PlanarArm` holds what envs/stacker.py shares (same arm, hand and touch sensors).
+
+Step parity (one control step from dm_control's state, random actions): median 4e-6, p99 5e-4 over
+409 states with frequent contacts; up to 2e-2 (object velocity ~30) at a hard impact on the hand.
+That one is MJX's, not float32 (the same in float64): MJX's closest_segment_point adds 1e-6 to
+|ab|^2, which tilts capsule contact normals by ~1e-3 rad on the hand's 1.7 cm capsules (with the
+exact point the error is 1e-4).
 """
 
 import collections
@@ -168,7 +174,8 @@ class _Bring(PlanarArm):
     domain = "manipulator"
     use_peg: ClassVar[bool]
     insert: ClassVar[bool]
-    # Measured max |obs error| after one control step from dm_control's state: see the module doc.
+    # Measured max |obs error| after one control step over 25 random-action states: 3.6e-6 (bring
+    # ball), 2.5e-4 (bring/insert peg), 1.3e-4 (insert ball); contacts: see the module doc.
     step_tolerance = 1e-3
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Name -> index helpers on a compiled MjModel (dm_control's `physics.named` views, resolved once)."""
+"""Name -> index helpers on a compiled MjModel (dm_control's `physics.named`, resolved once)."""
 
 import mujoco
 import numpy as np

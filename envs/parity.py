@@ -13,6 +13,8 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
+from envs import dmc
+
 
 @dataclasses.dataclass
 class DMStep:
@@ -24,9 +26,7 @@ class DMStep:
 
 
 def dm_load(env, seed: int):
-    from dm_control import suite
-
-    return suite.load(env.domain, env.task, task_kwargs={"random": seed})
+    return dmc.load(env.domain, env.task, seed)
 
 
 def flat_obs(obs) -> np.ndarray:

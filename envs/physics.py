@@ -38,7 +38,7 @@ def forward(m: mjx.Model, d: mjx.Data) -> mjx.Data:
 
 
 def num_contacts(d: mjx.Data) -> jax.Array:
-    """Active contacts (MuJoCo's ncon): MJX keeps every candidate pair, active ones lie in margin."""
+    """Active contacts (MuJoCo's ncon): MJX keeps all candidate pairs; active ones are in margin."""
     c = d._impl.contact
     if c.dist.shape[0] == 0:
         return jnp.zeros((), jnp.int32)

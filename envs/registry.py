@@ -1,7 +1,8 @@
 """Task registry: every domain module of this package exports TASKS = {task: class}.
 
 Tasks are named as dm_control's (domain, task) joined by "_". A module may also export
-UNSUPPORTED = {"domain_task": reason} for a suite task it cannot run under MJX; such tasks are not listed.
+UNSUPPORTED = {"domain_task": reason} for a suite task it cannot run under MJX; such tasks are
+not listed.
 """
 
 import difflib

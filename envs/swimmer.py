@@ -3,8 +3,8 @@
 dm_control generates the model for n links (`get_model_and_assets(n)`); the suite has 6 and 15.
 Contacts are switched off in the model, so the only environment forces are the inertia-box fluid
 drag of `option density`, which MJX implements; MJX 3.17 still rejects the model for its
-ellipsoid-box candidate pairs (head vs link boxes), hence fish's NO_COLLISION_PAIRS patch. The target
-position is drawn per episode (dm_control writes it into the model): here `info['target_pos']`.
+ellipsoid-box candidate pairs (head vs link boxes), hence fish's NO_COLLISION_PAIRS patch. The
+target position is drawn per episode (dm_control writes it into the model): `info['target_pos']`.
 """
 
 import collections
@@ -30,9 +30,9 @@ class _Swimmer(base.DMCEnv):
     control_timestep = 0.03  # dm_control's _CONTROL_TIMESTEP: 15 physics steps of 2 ms
     patches = (NO_COLLISION_PAIRS,)
     n_links: ClassVar[int]
-    # Measured max |obs error| after one control step from dm_control's state: 2e-6 (swimmer6),
-    # 3e-6 (swimmer15), on local velocities of order 1.
-    step_tolerance = 3e-5
+    # Max |obs error| after one control step from dm_control's state: see the task classes. It is
+    # float32 rounding (in float64 MJX agrees to 1e-7 / 3e-5): the links' 10 g masses and 1e-6
+    # armature make the mass matrix ill-conditioned, worse the longer the chain.
 
     @classmethod
     def model_xml(cls):
@@ -51,8 +51,8 @@ class _Swimmer(base.DMCEnv):
 
     def _initialize_episode(self, key, data):
         k_joints, k_close, k_target = jax.random.split(key, 3)
-        qpos = randomizers.randomize_limited_and_rotational_joints(self.mj_model, k_joints,
-                                                                   data.qpos)  # fmt: skip
+        # dm_control: randomize_limited_and_rotational_joints (only hinges here).
+        qpos = randomizers.randomize_hinges_and_slides(self.mj_model, k_joints, data.qpos)
         box = jnp.where(jax.random.uniform(k_close) < _P_CLOSE_TARGET, _CLOSE_BOX, _FAR_BOX)
         xy = jax.random.uniform(k_target, (2,), minval=-1.0, maxval=1.0) * box
         target = jnp.concatenate([xy, jnp.full((1,), self._target_z)])
@@ -82,10 +82,12 @@ class _Swimmer(base.DMCEnv):
 
 class Swimmer6(_Swimmer):
     task, n_links = "swimmer6", 6
+    step_tolerance = 1e-4  # measured max over 25 random-action states: 4.1e-5 (head gyro)
 
 
 class Swimmer15(_Swimmer):
     task, n_links = "swimmer15", 15
+    step_tolerance = 2e-3  # measured max over 25 random-action states: 7.7e-4 (a link's gyro)
 
 
 TASKS = {"swimmer6": Swimmer6, "swimmer15": Swimmer15}

@@ -83,10 +83,13 @@ class VecEnv:
         terminated = stepped.done > 0
         truncated = (steps >= self.episode_length) & ~terminated
         ended = terminated | truncated | ~finite
+        # A non-finite step keeps no NaN anywhere a learner reads (obs, next_obs, reward): it is
+        # stored flagged (valid = 0), and masked losses multiply by that flag, where NaN * 0 = NaN.
+        final_obs = jnp.where(finite[:, None], stepped.obs, 0.0)
         ep_return = info["episode_return"] + jnp.where(finite, stepped.reward, 0.0)
         new_info = dict(
             stepped.info, key=info["key"], steps=steps, episode_return=ep_return,
-            next_obs=stepped.obs, discount=1.0 - terminated.astype(jnp.float32),
+            next_obs=final_obs, discount=1.0 - terminated.astype(jnp.float32),
             truncation=truncated.astype(jnp.float32), valid=finite.astype(jnp.float32),
             nan_resets=info["nan_resets"] + (~finite).astype(jnp.int32),
             last_return=jnp.where(ended & finite, ep_return, info["last_return"]),
@@ -96,7 +99,7 @@ class VecEnv:
             reward=jnp.where(finite, stepped.reward, 0.0),
             done=ended.astype(jnp.float32),
             info=new_info,
-            obs=jnp.where(finite[:, None], stepped.obs, 0.0),
+            obs=final_obs,
         )
         return jax.lax.cond(jnp.any(ended), self._auto_reset, lambda s, _: s, stepped, ended)
 

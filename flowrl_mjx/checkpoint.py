@@ -66,6 +66,6 @@ def _check_shapes(state, abstract):
     got, want = jax.tree.leaves(state), jax.tree.leaves(abstract)
     if len(got) != len(want):
         raise ValueError(f"{len(got)} arrays, expected {len(want)}")
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         if np.shape(g) != tuple(w.shape):
             raise ValueError(f"shape {np.shape(g)} != expected {tuple(w.shape)}")

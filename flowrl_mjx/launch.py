@@ -1,7 +1,8 @@
 """python -m flowrl_mjx.launch --task cheetah_run --num_envs 4096
 
-Every field of flowrl_mjx.config.Config and train.LoopConfig is a flag; a preset (flowrl_mjx.presets)
-supplies defaults, flags override it. Bad input stops before compilation with one line, exit code 2.
+Every field of flowrl_mjx.config.Config and train.LoopConfig is a flag; a preset
+(flowrl_mjx.presets) supplies defaults, flags override it. Bad input stops before compilation
+with one line, exit code 2.
 """
 
 import dataclasses
@@ -84,7 +85,8 @@ def main(argv):
         else:
             cfg, loop, preset = resolve()
             settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset,
-                            config=dataclasses.asdict(cfg), loop=dataclasses.asdict(loop))  # fmt: skip
+                            config=dataclasses.asdict(cfg),
+                            loop=dataclasses.asdict(loop))  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
         env = envs.load(settings["task"])
         settings.update(obs_size=env.observation_size, action_size=env.action_size)

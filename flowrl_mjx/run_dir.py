@@ -79,9 +79,10 @@ class RunLog:
         eta = (total - env_steps) / max(sps, 1e-9)
         ret = metrics.get("eval/return_deterministic", float("nan"))
         sto = metrics.get("eval/return_stochastic", float("nan"))
+        train_ret = metrics.get("train/episode_return", float("nan"))
         print(f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return det {ret:7.1f} "
-              f"sto {sto:7.1f} | train return {metrics.get('train/episode_return', float('nan')):7.1f}"
-              f" | ETA {eta / 60:6.1f} min", flush=True)  # fmt: skip
+              f"sto {sto:7.1f} | train return {train_ret:7.1f} | ETA {eta / 60:6.1f} min",
+              flush=True)  # fmt: skip
 
     def close(self, status):
         self._metrics.close()

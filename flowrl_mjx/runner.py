@@ -55,6 +55,7 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         if restored is None:
             raise ValueError(f"--resume: no readable checkpoint in {out}/checkpoints")
         ts, meta = restored
+        ts = train.place(ts)
         start_epoch, wall0 = meta["epoch"], meta["wall_time"]
     else:
         ts = train.init(key, cfg, loop, venv)

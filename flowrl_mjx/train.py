@@ -2,8 +2,8 @@
 
 One iteration: every env steps once (uniform random actions during warm-up, flow-policy samples
 after), the batch of transitions enters the on-device ring buffer, then K = cfg.updates_per_iter
-updates run (from the end of warm-up on). `lax.scan` over iterations makes an epoch, and the epoch is
-one jitted call that donates the TrainState; nothing returns to the host inside it.
+updates run (from the end of warm-up on). `lax.scan` over iterations makes an epoch, and the epoch
+is one jitted call that donates the TrainState; nothing returns to the host inside it.
 """
 
 import dataclasses
@@ -36,14 +36,25 @@ class TrainState:
     env_steps: jax.Array  # int32 total env steps taken (all envs)
 
 
+def place(ts: TrainState) -> TrainState:
+    """Commits every leaf to the default device.
+
+    jit keys its cache on whether an argument is committed to a device: a fresh state is not, a
+    restored checkpoint is. Committing both keeps one compiled epoch across init and resume.
+    """
+    return jax.device_put(ts, jax.local_devices()[0])
+
+
 def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
     key_agent, key_env, key = jax.random.split(key, 3)
-    return TrainState(
-        agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
-        replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
-        env=jax.jit(venv.reset)(key_env),
-        key=key,
-        env_steps=jnp.zeros((), jnp.int32),
+    return place(
+        TrainState(
+            agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
+            replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
+            env=jax.jit(venv.reset)(key_env),
+            key=key,
+            env_steps=jnp.zeros((), jnp.int32),
+        )
     )
 
 

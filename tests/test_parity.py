@@ -2,7 +2,7 @@
 
 - obs/reward: on dm_control's exact states (random-action rollouts, two seeds), float32 tolerance;
 - one control step from the same state and action: within the task's `step_tolerance`;
-- reset distribution: per-coordinate mean and range of qpos/qvel against dm_control's resets.
+- reset distribution: per-coordinate mean, KS test and range of qpos/qvel vs dm_control's resets.
 """
 
 import functools
@@ -10,6 +10,7 @@ import functools
 import jax
 import numpy as np
 import pytest
+from scipy import stats
 
 import envs
 from envs import parity
@@ -67,12 +68,13 @@ def test_reset_distribution_matches_dm_control(name):
         d.reset()
         q_dm.append(np.concatenate([d.physics.data.qpos, d.physics.data.qvel]))
     q_dm = np.array(q_dm)
-    spread = np.maximum(q_dm.std(0), q_ours.std(0)) + 1e-6
-    # Two-sample check (fixed seeds, so deterministic): means within 6 standard errors of their
-    # difference, spreads within 50%, and the ranges overlap.
+    # Two-sample checks (fixed seeds, so deterministic): means within 6 standard errors of their
+    # difference, each coordinate's distribution not told apart by a Kolmogorov-Smirnov test
+    # (p > 1e-4; a std ratio is too noisy here: settled joints have heavy tails), ranges overlap.
     se = np.sqrt(q_dm.var(0) / n + q_ours.var(0) / n)
     np.testing.assert_array_less(np.abs(q_ours.mean(0) - q_dm.mean(0)), 6 * se + 1e-4)
-    np.testing.assert_array_less(np.abs(q_ours.std(0) - q_dm.std(0)), 0.5 * spread + 1e-4)
+    p = np.array([stats.ks_2samp(q_ours[:, i], q_dm[:, i]).pvalue for i in range(q_dm.shape[1])])
+    assert np.all(p > 1e-4), f"coordinates {np.flatnonzero(p <= 1e-4)}: KS p = {p[p <= 1e-4]}"
     assert np.all(q_ours.min(0) <= q_dm.max(0) + 1e-4) and np.all(
         q_dm.min(0) <= q_ours.max(0) + 1e-4
     )

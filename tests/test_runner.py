@@ -9,7 +9,7 @@ import pytest
 
 import flowrl_mjx
 from flowrl_mjx import checkpoint, run_dir, runner, train
-from tests.tiny import CFG, LOOP, PER_EPOCH, TASK
+from tests.tiny import CFG, LOOP, PER_EPOCH, TASK, programs
 from tests.tiny import env as _env
 
 
@@ -30,9 +30,11 @@ def _strip(row):
 def test_resume_continues_exactly(tmp_path):
     straight = _train(tmp_path / "a", 3)
     _train(tmp_path / "b", 2)
+    compiled = programs()[1]._cache_size()
     resumed = _train(tmp_path / "b", 3, resume=True)
+    assert programs()[1]._cache_size() == compiled  # a restored state reuses the compiled epoch
     assert [r["env_steps"] for r in resumed] == [PER_EPOCH, 2 * PER_EPOCH, 3 * PER_EPOCH]
-    for a, b in zip(straight, resumed):
+    for a, b in zip(straight, resumed, strict=True):
         assert _strip(a).keys() == _strip(b).keys()
         for k in _strip(a):
             np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=k)

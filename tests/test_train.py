@@ -19,7 +19,7 @@ def _setup():
 def test_epoch_runs_traces_once_and_fills_replay():
     venv, epoch = _setup()
     ts = train.init(jax.random.PRNGKey(0), TINY, LOOP, venv)
-    for i in range(3):
+    for _ in range(3):
         ts, metrics = epoch(ts)
         assert all(np.isfinite(float(v)) for k, v in metrics.items() if "episode" not in k)
     assert int(ts.env_steps) == 3 * LOOP.iters_per_epoch * LOOP.num_envs

@@ -56,6 +56,7 @@ def test_nan_physics_is_reset_masked_and_counted():
     np.testing.assert_array_equal(np.asarray(first.info["valid"]), [1, 0, 1, 1])
     np.testing.assert_array_equal(np.asarray(first.info["nan_resets"]), [0, 1, 0, 0])
     assert np.all(np.isfinite(np.asarray(first.obs)))
+    assert np.all(np.isfinite(np.asarray(first.info["next_obs"])))  # what the replay stores
     assert np.all(np.isfinite(np.asarray(first.pipeline_state.qvel)))
     assert float(first.reward[1]) == 0.0
     np.testing.assert_array_equal(np.asarray(states[1].info["valid"]), 1)

@@ -1,4 +1,9 @@
-"""Quadruped escape's terrain for MJX: dm_control's random bowl, and mesh collision stand-ins.
+"""Quadruped escape (dm_control.suite.quadruped): get out of a random bowl-shaped terrain.
+
+MJX keeps height fields in the shared model, so the terrain, drawn per episode, lives in
+`info['terrain']` and each step runs on a model holding it (envs/_hfield.py, which also adds the
+terrain to the rangefinders: MJX's rays skip height fields). MJX has no height-field collision for
+the torso ellipsoid and the eye cylinders: they become convex meshes (MESH_STAND_INS).
 
 The terrain is dm_control's (`Escape.initialize_episode`): a sinusoidal bowl times smooth random
 bumps, cubic-spline zoomed from a coarse grid. The zoom is linear and separable, so it is a fixed
@@ -6,18 +11,24 @@ matrix here (built once with scipy, the same function dm_control calls) applied 
 """
 
 import xml.etree.ElementTree as ET
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from mujoco.mjx._src import collision_driver, smooth
 
-from envs import model_io
+from envs import _hfield, model_io, physics, rewards
+from envs._quadruped_body import HEIGHT_STEP, QuadrupedBase, S
+from envs.named import obj_id
 
 _SMOOTHNESS = 0.15  # bumps are uniform in [_SMOOTHNESS, 1] (dm_control's _TERRAIN_SMOOTHNESS)
 _BUMP_SCALE = 2.0  # m: spatial scale of the bumps (dm_control's _TERRAIN_BUMP_SCALE)
 _MIN_RADIUS = 0.04  # the bowl's normalised radius is clipped to [_MIN_RADIUS, 1]
 # Collision stand-ins: convex hulls of points on the torso ellipsoid and the eye cylinders.
 _ELLIPSOID_RINGS, _RING_POINTS = 8, 12  # latitude rings (plus 2 poles) x points per ring
+_UPRIGHT_ANGLE = 20.0  # deg: the upright term is 1 within this tilt
+_MAX_LIFT_STEPS = 1000  # bound on the 1 cm lift steps off the terrain (dm_control: 10000)
 
 
 class Terrain:
@@ -100,3 +111,80 @@ MESH_STAND_INS = model_io.Patch(
     xml=_mesh_stand_ins,
     changes_dynamics=True,
 )
+
+
+class QuadrupedEscape(QuadrupedBase):
+    """Get out of a random bowl-shaped terrain (drawn per episode: `info['terrain']`)."""
+
+    task = "escape"
+    model_kwargs: ClassVar[dict] = {"floor_size": 40, "terrain": True, "rangefinders": True}
+    patches = (MESH_STAND_INS,)
+    step_tolerance = 1e-2
+
+    def _setup(self):
+        super()._setup()
+        m = self.mj_model
+        self._hfield = _hfield.HField(m, obj_id(m, "geom", "terrain"))
+        assert self._hfield.nrow == self._hfield.ncol  # dm_control's bowl assumes a square grid
+        self._terrain = Terrain(self._hfield.nrow, float(self._hfield.size[0]))
+        self._escape_radius = float(self._hfield.size[0])  # the terrain's half-size
+        self._workspace = obj_id(m, "site", "workspace")
+        rangefinders = np.flatnonzero(m.sensor_type == S.mjSENS_RANGEFINDER)
+        self._rf_adr = np.asarray(m.sensor_adr[rangefinders])
+        self._rf_site = np.asarray(m.sensor_objid[rangefinders])
+
+    def _initialize_episode(self, key, data):
+        k_terrain, k_orientation = jax.random.split(key)
+        terrain = self._terrain.sample(k_terrain)
+        orientation = jax.random.normal(k_orientation, (4,))
+        data = self._place_clear(data, orientation / jnp.linalg.norm(orientation))
+        data = self._lift_off_terrain(data, _hfield.with_terrain(self.mjx_model, terrain))
+        return data, {"terrain": terrain}
+
+    def _lift_off_terrain(self, data, model):
+        """dm_control's 1 cm steps up from the floor-clear height until nothing touches."""
+        z = self._root_qpos + 2
+
+        def touching(carry):
+            d, n = carry
+            c = collision_driver.collision(model, smooth.kinematics(model, d))._impl.contact
+            return jnp.any(c.dist < c.includemargin) & (n < _MAX_LIFT_STEPS)
+
+        def lift(carry):
+            d, n = carry
+            return d.replace(qpos=d.qpos.at[z].set(data.qpos[z] + (n + 1) * HEIGHT_STEP)), n + 1
+
+        return jax.lax.while_loop(touching, lift, (data, jnp.zeros((), jnp.int32)))[0]
+
+    def physics_step(self, data, action, info):
+        # As the base class, on a model holding this episode's terrain.
+        action = jnp.clip(action, -1.0, 1.0)
+        ctrl = self._ctrl_lo + (action + 1.0) * 0.5 * (self._ctrl_hi - self._ctrl_lo)
+        model = _hfield.with_terrain(self.mjx_model, info["terrain"])
+        return physics.step(model, data, ctrl, self.n_substeps)
+
+    def _rangefinder(self, data, terrain):
+        """dm_control's scaled readings: tanh(distance), 1 where the ray hits nothing."""
+        pnt = data.site_xpos[self._rf_site]
+        vec = data.site_xmat[self._rf_site][:, :, 2]
+        # MJX's rangefinders see every geom but the terrain: take the nearer of the two.
+        reading = data.sensordata[self._rf_adr]
+        hit = jax.vmap(lambda p, v: self._hfield.ray(data, terrain, p, v))(pnt, vec)
+        nearest = jnp.where((hit >= 0) & ((reading < 0) | (hit < reading)), hit, reading)
+        return jnp.where(nearest == -1.0, 1.0, jnp.tanh(nearest))
+
+    def _get_obs(self, data, info):
+        pos, rot = self._torso_frame(data)
+        obs = self._common_obs(data)
+        obs["origin"] = -pos @ rot
+        obs["rangefinder"] = self._rangefinder(data, info["terrain"])
+        return obs
+
+    def _get_reward(self, data, info):
+        distance = jnp.linalg.norm(data.site_xpos[self._workspace])
+        radius = self._escape_radius
+        escape = rewards.tolerance(distance, (radius, float("inf")), radius, "linear", 0.0)
+        return self._upright(data, _UPRIGHT_ANGLE) * escape
+
+    def info_from_dm_control(self, dm_env):
+        return {"terrain": jnp.asarray(dm_env.physics.model.hfield_data, jnp.float32)}

@@ -1,0 +1,76 @@
+"""Faults during training: NaN physics in some envs is survived; a diverging loss stops the run."""
+
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from flowrl_mjx import checkpoint, run_dir, runner, train
+from tests import tiny
+
+_POISON_ABOVE = 0.8  # a step whose first action component exceeds this goes NaN (~10% of random)
+
+
+def _nan_env():
+    cls = type(tiny.env())
+
+    class NaNPhysics(cls):
+        """The tiny task whose physics blows up (qvel = NaN) on some actions."""
+
+        def physics_step(self, data, action, info):
+            data = super().physics_step(data, action, info)
+            return data.replace(qvel=jnp.where(action[0] > _POISON_ABOVE, jnp.nan, data.qvel))
+
+    return NaNPhysics(episode_length=20)
+
+
+def test_nan_physics_resets_masks_and_counts_without_stopping_training():
+    venv, epoch, _ = runner.programs(tiny.CFG, tiny.LOOP, _nan_env())
+    ts = train.init(jax.random.PRNGKey(1), tiny.CFG, tiny.LOOP, venv)
+    for _ in range(4):  # warm-up, then learning on a buffer that holds flagged transitions
+        ts, metrics = epoch(ts)
+        losses = {k: v for k, v in metrics.items() if not k.startswith("train/")}
+        assert losses and all(np.isfinite(float(v)) for v in losses.values()), losses
+    assert float(metrics["train/learning"]) == 1.0
+    resets = int(jnp.sum(ts.env.info["nan_resets"]))
+    assert resets > 0 and float(metrics["train/nan_resets"]) == resets
+    r = ts.replay.data
+    filled = slice(0, int(ts.replay.size))
+    invalid = int(jnp.sum(r.valid[filled] == 0))
+    assert invalid == resets  # every NaN step stored, flagged; nothing else flagged
+    for x in (r.obs, r.action, r.reward, r.next_obs, r.discount):
+        assert np.all(np.isfinite(np.asarray(x[filled])))
+    params_finite = jax.tree.map(lambda p: bool(jnp.all(jnp.isfinite(p))), ts.agent.params)
+    assert all(jax.tree.leaves(params_finite))
+    assert np.all(np.isfinite(np.asarray(ts.env.obs)))  # the poisoned envs were reset
+
+
+def test_non_finite_loss_stops_with_error_and_keeps_last_good_checkpoint(tmp_path, capsys):
+    # Two warm-up epochs (finite, checkpointed), then Adam steps of 1e20 overflow the losses.
+    cfg = dataclasses.replace(tiny.CFG, lr=1e20, warmup_steps=2 * tiny.PER_EPOCH)
+    env, epochs = tiny.env(), 40
+    settings = dict(task=tiny.TASK, seed=0, preset="test", total_env_steps=epochs * tiny.PER_EPOCH,
+                    obs_size=env.observation_size, action_size=env.action_size,
+                    config=cfg.__dict__, loop=tiny.LOOP.__dict__)  # fmt: skip
+    out = run_dir.prepare(str(tmp_path / "d"), tiny.TASK, 0, False)
+    with pytest.raises(SystemExit, match="error: stopped: non-finite"):
+        runner.run(settings, cfg, tiny.LOOP, env, out, False, checkpoint_every=1, eval_every=1)
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert len(rows) < epochs and rows, "should stop early, after some good epochs"
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["status"].startswith("stopped: non-finite")
+    # the newest checkpoint is the last logged (good) epoch, and it holds finite parameters
+    ckpt = checkpoint.Checkpoints(out)
+    assert ckpt.steps()[-1] == rows[-1]["env_steps"]
+    abstract = jax.eval_shape(
+        lambda k: train.init(k, cfg, tiny.LOOP, runner.programs(cfg, tiny.LOOP, env)[0]),
+        jax.random.PRNGKey(0),
+    )
+    state, _ = ckpt.restore_latest(abstract)
+    ckpt.close()
+    assert all(bool(np.all(np.isfinite(p))) for p in jax.tree.leaves(state.agent.params))
+    assert "non-finite" in capsys.readouterr().out
