@@ -26,6 +26,7 @@ from launch.common import header, machine_info
 
 flags.DEFINE_list("batch_sizes", ["256", "4096", "16384"], "batch sizes to time")
 flags.DEFINE_list("updates_per_call", ["10", "2", "1"], "K per batch size (or one for all)")
+flags.DEFINE_list("hidden", ["512", "512"], "hidden widths of all networks (paper: 512,512)")
 flags.DEFINE_integer("calls", 3, "warm calls timed after the compile (median reported)")
 flags.DEFINE_list("modes", ["official"], "actor-loss modes to time")
 flags.DEFINE_integer("obs_size", 17, "observation size (default: cheetah_run)")
@@ -50,8 +51,10 @@ def _full_replay(key, capacity: int, obs_size: int, action_size: int) -> replay.
 
 def bench(mode: str, batch: int, k: int) -> dict:
     obs_size, act_size = FLAGS.obs_size, FLAGS.action_size
+    hidden = tuple(int(h) for h in FLAGS.hidden)
     cfg = Config(
-        batch_size=batch, updates_per_iter=k, mode=mode, replay_size=max(FLAGS.replay_size, batch)
+        batch_size=batch, updates_per_iter=k, mode=mode, replay_size=max(FLAGS.replay_size, batch),
+        actor_hidden=hidden, critic_hidden=hidden, value_hidden=hidden,
     ).validate()
     update = jax.jit(make_update(cfg, make_networks(cfg, obs_size, act_size)), donate_argnums=0)
     state = agent.init(jax.random.key(0), cfg, obs_size, act_size)
@@ -73,6 +76,7 @@ def bench(mode: str, batch: int, k: int) -> dict:
     flops = (cost or {}).get("flops", float("nan"))  # XLA counts the scan body once
     return {
         "mode": mode,
+        "hidden": "x".join(FLAGS.hidden),
         "batch": batch,
         "updates_per_call": k,
         "compile_s": compile_s,
@@ -91,8 +95,8 @@ def bench(mode: str, batch: int, k: int) -> dict:
 def _markdown(info: dict, rows: list, load: tuple) -> str:
     setup = (
         f"obs {FLAGS.obs_size}, action {FLAGS.action_size} (cheetah_run sizes by default), "
-        "default networks (512x2 velocity field; twin Q, twin Q_buffer, V with 512-wide "
-        "LayerNorm+GELU blocks); K updates per jitted call (lax.scan). MFLOP / sample is XLA's "
+        f"networks of hidden widths {'x'.join(FLAGS.hidden)} (velocity field; twin Q, twin "
+        "Q_buffer, V as LayerNorm+GELU blocks; paper: 512x512); K updates per jitted call (lax.scan). MFLOP / sample is XLA's "
         "count for one update including the actor step (which runs every 2nd update), so "
         "GFLOP/s slightly overstates the achieved rate. CPU ms = process CPU time (all threads) "
         "per update: on an idle machine wall ~ CPU / cores; a much larger wall time means the "
