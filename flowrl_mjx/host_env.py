@@ -12,16 +12,22 @@ per transition (`HostStep`):
   finite; that env is reset and the transition must not be learned from.
 Observations are dm_control's, flattened in key order (`envs.parity.flat_obs`), as float32.
 
-Where the envs run: in this process (`num_workers=0`) or split over worker processes, one pipe
-each. Measured on 2 CPU cores (numbers in `auto_workers`): a dm_control control step costs 0.02 ms
-(cheetah) to 0.5 ms (dog) and a pipe round trip about 0.1 ms, while the learner needs the same
-cores, so the default is in-process unless one step of all envs takes several milliseconds.
-Env i's task seed depends only on (seed, stream, i), so results do not depend on the worker count.
+Where the envs run: in this process (`num_workers=0`) or split over worker processes (spawned,
+one pipe each). Measured on the 2-core development machine (shared with another job): a dm_control
+control step costs 0.02 ms (cheetah) to 0.5 ms (dog), a pipe round trip about 0.2 ms; 2 workers
+were no faster than one in-process loop up to 128 walker envs (17 ms per step of all envs), and
+about 3x faster at 256 (50 ms). With the `cpu` preset (16 envs) stepping is 1.5-3 ms of a 55 ms
+iteration: the learner sets the pace. So by default (`auto_workers`) the envs run in-process
+unless one step of all of them takes over 20 ms, and then in min(cores, num_envs) workers.
+Env i's task seed depends only on (seed, stream, epoch, i): results do not depend on the workers.
 """
 
 import multiprocessing
+import os
+import signal
 import time
 import traceback
+import warnings
 
 import numpy as np
 
@@ -30,7 +36,7 @@ from flowrl_mjx import host_group
 # Independent seed streams: training envs, the runner's eval envs, flowrl_mjx.evaluate's envs.
 TRAIN, EVAL, EVALUATE = 0, 1, 2
 # Run envs in workers when one step of all of them would take longer than this in-process.
-WORKER_THRESHOLD_S = 4e-3
+WORKER_THRESHOLD_S = 20e-3
 
 HostStep = host_group.HostStep
 split_task = host_group.split_task
@@ -47,7 +53,7 @@ def auto_workers(task: str, num_envs: int, episode_length: int = 1000) -> int:
 
     Times 20 steps of one probe env (its own seed, so no training env is touched).
     """
-    cores = multiprocessing.cpu_count()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if cores < 2 or num_envs < 2:
         return 0
     probe = host_group.EnvGroup(task, [0], episode_length)
@@ -64,6 +70,8 @@ def auto_workers(task: str, num_envs: int, episode_length: int = 1000) -> int:
 
 def _worker(conn, task, seeds, episode_length):
     """Serves ("reset" | "step" | "close", payload) requests for one EnvGroup."""
+    # Ctrl-C reaches the whole process group; the parent handles it (checkpoint, then "close").
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         group = host_group.EnvGroup(task, seeds, episode_length)
         conn.send(("ok", (group.obs_size, group.action_size)))
@@ -108,7 +116,10 @@ class HostEnvPool:
             parent, child = ctx.Pipe()
             args = (child, self.task, [seeds[i] for i in chunk], episode_length)
             proc = ctx.Process(target=_worker, args=args, daemon=True)
-            proc.start()
+            with warnings.catch_warnings():
+                # spawn is fork+exec of a fresh interpreter: JAX's fork warning does not apply.
+                warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+                proc.start()
             child.close()
             self._conns.append(parent)
             self._procs.append(proc)
@@ -167,3 +178,26 @@ class HostEnvPool:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def run_episodes(pool: HostEnvPool, act, episode_length: int):
+    """One episode in every env of `pool` from a fresh reset: (returns, non-finite count).
+
+    act(obs (n, obs_size)) -> actions (n, action_size) in [-1, 1]. An env's return stops at its
+    first episode end (termination, time limit, or divergence, which is counted), as in the
+    MJX evaluation (flowrl_mjx.evaluation).
+    """
+    obs = pool.reset()
+    total = np.zeros(pool.num_envs, np.float64)
+    alive = np.ones(pool.num_envs, bool)
+    bad = np.zeros(pool.num_envs, bool)
+    for _ in range(episode_length):
+        step = pool.step(act(obs))
+        valid = step.valid > 0
+        total += np.where(alive & valid, step.reward, 0.0)
+        bad |= alive & ~valid
+        alive &= ~step.ended
+        if not alive.any():
+            break
+        obs = step.obs
+    return total, int(bad.sum())

@@ -16,7 +16,7 @@ class HostStep:
     """One step of every env of a pool; arrays with a leading num_envs axis (see host_env)."""
 
     obs: np.ndarray  # float32 (n, obs): to act on next; a fresh episode's first obs where one ended
-    reward: np.ndarray  # float32 (n,), 0 where invalid
+    reward: np.ndarray  # float64 (n,) as dm_control returns it (exact eval sums), 0 where invalid
     discount: np.ndarray  # float32 (n,), 0 only at a task termination
     next_obs: np.ndarray  # float32 (n, obs): the true obs reached (final obs at an episode end)
     valid: np.ndarray  # float32 (n,), 0 where the physics diverged (env reset, do not learn)
@@ -41,6 +41,19 @@ def split_task(name: str) -> tuple:
     return table[name]
 
 
+def _quietly(build):
+    """Runs build() with absl warnings muted: MuJoCo warns once per compiled walker/hopper/...
+    model that its MJCF uses the deprecated `settotalmass`; with many envs that floods the log."""
+    from absl import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        return build()
+    finally:
+        logging.set_verbosity(level)
+
+
 class EnvGroup:
     """dm_control envs with fixed task seeds, stepped one after another in this process."""
 
@@ -49,7 +62,7 @@ class EnvGroup:
 
         self._physics_error = PhysicsError
         domain, name = split_task(task)
-        self.envs = [dmc.load(domain, name, int(s)) for s in seeds]
+        self.envs = _quietly(lambda: [dmc.load(domain, name, int(s)) for s in seeds])
         spec = self.envs[0].action_spec()
         self._lo = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
         self._hi = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)
@@ -81,7 +94,8 @@ class EnvGroup:
 
     def step(self, actions: np.ndarray) -> HostStep:
         n = len(self.envs)
-        out = {k: np.zeros(n, np.float32) for k in ("reward", "discount", "valid")}
+        out = {k: np.zeros(n, np.float32) for k in ("discount", "valid")}
+        out["reward"] = np.zeros(n, np.float64)
         next_obs = np.zeros((n, self.obs_size), np.float32)
         ended = np.zeros(n, bool)
         ep_return = np.full(n, np.nan, np.float32)

@@ -12,7 +12,7 @@ import jax
 from absl import app, flags, logging
 
 import envs
-from flowrl_mjx import presets, run_dir, runner, train
+from flowrl_mjx import host_runner, presets, run_dir, runner, train
 from flowrl_mjx.config import Config
 
 FIELDS = {f.name: f for c in (Config, train.LoopConfig) for f in dataclasses.fields(c)}
@@ -25,6 +25,9 @@ flags.DEFINE_bool("resume", False, "continue the run in --run_dir from its last 
 flags.DEFINE_string("preset", None, f"one of {sorted(presets.PRESETS)} (default: by scale)")
 flags.DEFINE_integer("eval_every", 1, "evaluate every this many epochs")
 flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs (and at the end)")
+flags.DEFINE_enum("backend", "mjx", ["mjx", "dm_control"],
+                  "mjx: envs inside the jitted program; dm_control: real dm_control envs stepped "
+                  "on the host (flowrl_mjx.host_runner), same agent and outputs")  # fmt: skip
 for _name, _f in FIELDS.items():
     if _f.type in ("tuple", tuple):
         flags.DEFINE_list(_name, None, f"{_name} (comma-separated; default: preset / {_f.default})")
@@ -84,7 +87,7 @@ def main(argv):
             settings, cfg, loop = resume_settings()
         else:
             cfg, loop, preset = resolve()
-            settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset,
+            settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset, backend=FLAGS.backend,
                             config=dataclasses.asdict(cfg),
                             loop=dataclasses.asdict(loop))  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
@@ -95,8 +98,8 @@ def main(argv):
     except (UsageError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    runner.run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
-               FLAGS.eval_every)  # fmt: skip
+    run = host_runner.run if settings["backend"] == "dm_control" else runner.run
+    run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every, FLAGS.eval_every)
 
 
 def resume_settings():
@@ -111,6 +114,7 @@ def resume_settings():
     except (OSError, KeyError, TypeError, ValueError) as e:
         raise UsageError(f"--resume: cannot read {FLAGS.run_dir}/config.json ({e})") from None
     settings = {k: stored[k] for k in ("task", "seed", "preset", "config", "loop")}
+    settings["backend"] = stored.get("backend", "mjx")  # runs from before --backend were MJX
     return settings, cfg, loop
 
 

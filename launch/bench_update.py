@@ -96,7 +96,8 @@ def _markdown(info: dict, rows: list, load: tuple) -> str:
     setup = (
         f"obs {FLAGS.obs_size}, action {FLAGS.action_size} (cheetah_run sizes by default), "
         f"networks of hidden widths {'x'.join(FLAGS.hidden)} (velocity field; twin Q, twin "
-        "Q_buffer, V as LayerNorm+GELU blocks; paper: 512x512); K updates per jitted call (lax.scan). MFLOP / sample is XLA's "
+        "Q_buffer, V as LayerNorm+GELU blocks; paper: 512x512); K updates per jitted call "
+        "(lax.scan). MFLOP / sample is XLA's "
         "count for one update including the actor step (which runs every 2nd update), so "
         "GFLOP/s slightly overstates the achieved rate. CPU ms = process CPU time (all threads) "
         "per update: on an idle machine wall ~ CPU / cores; a much larger wall time means the "

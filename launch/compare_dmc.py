@@ -1,0 +1,144 @@
+"""MJX vs CPU dm_control: the same task, seed and budget trained on both backends, one report.
+
+    python -m launch.compare_dmc --task cheetah_run --total_env_steps 1000000 \\
+        [--launch_args "--preset cpu"] [--episodes 10] [--out results/compare_dmc/cheetah_run_s0]
+
+Runs `python -m flowrl_mjx.launch --backend mjx` and then `--backend dm_control` (one after the
+other, so they do not share the machine) into OUT/mjx and OUT/dm_control, evaluates the MJX-trained
+policy in both simulators (`python -m flowrl_mjx.evaluate`: the transfer gap), draws the curves
+with the published references (`python -m flowrl_mjx.plot`) and writes OUT/compare.json and
+OUT/compare.md: returns at 100k/500k/1M, training wall-clock of each backend and their ratio,
+the transfer gap, machine and date. --skip_train rebuilds the report from existing run dirs.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from flowrl_mjx import plot, reference
+from launch.common import header, machine_info
+
+BACKENDS = ("mjx", "dm_control")
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m launch.compare_dmc", description=__doc__)
+    p.add_argument("--task", default="cheetah_run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--total_env_steps", type=int, default=1_000_000)
+    p.add_argument("--launch_args", default="", help="extra flowrl_mjx.launch flags, both runs")
+    p.add_argument("--episodes", type=int, default=10, help="transfer eval episodes (0: skip)")
+    p.add_argument("--episode_length", type=int, default=1000, help="transfer eval episode length")
+    p.add_argument("--reference_methods", default=None, help="as flowrl_mjx.plot's")
+    p.add_argument("--out", default=None, help="default results/compare_dmc/<task>_s<seed>")
+    p.add_argument("--skip_train", action="store_true", help="reuse OUT/mjx and OUT/dm_control")
+    args = p.parse_args(argv)
+    # the command as typed (shell-quoted): machine_info's plain join loses --launch_args' quotes
+    typed = sys.argv[1:] if argv is None else argv
+    args.command = "python -m launch.compare_dmc " + shlex.join(typed)
+    args.out = args.out or os.path.join("results", "compare_dmc", f"{args.task}_s{args.seed}")
+    return args
+
+
+def train(args, backend: str) -> dict:
+    """Runs one training subprocess; returns its command and process wall-clock seconds."""
+    run = os.path.join(args.out, backend)
+    cmd = [sys.executable, "-m", "flowrl_mjx.launch", "--backend", backend, "--task", args.task,
+           "--seed", str(args.seed), "--total_env_steps", str(args.total_env_steps),
+           "--run_dir", run, *shlex.split(args.launch_args)]  # fmt: skip
+    print("+ " + shlex.join(cmd[1:]), flush=True)
+    start = time.time()
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise SystemExit(f"error: {backend} training exited with code {done.returncode}")
+    return dict(command="python " + shlex.join(cmd[1:]), process_seconds=time.time() - start)
+
+
+def transfer(args) -> dict | None:
+    """flowrl_mjx.evaluate on the MJX-trained run, both simulators; its eval_transfer.json."""
+    if args.episodes < 1:
+        return None
+    run = os.path.join(args.out, "mjx")
+    cmd = [sys.executable, "-m", "flowrl_mjx.evaluate", "--run_dir", run, "--backend", "both",
+           "--episodes", str(args.episodes), "--episode_length", str(args.episode_length),
+           "--seed", str(args.seed)]  # fmt: skip
+    print("+ " + shlex.join(cmd[1:]), flush=True)
+    if subprocess.run(cmd).returncode != 0:
+        raise SystemExit("error: flowrl_mjx.evaluate failed on the MJX run")
+    with open(os.path.join(run, "eval_transfer.json")) as f:
+        report = json.load(f)
+    report.pop("machine", None)
+    return report
+
+
+def _final(run_dir: str) -> dict:
+    """The last log row (summary.json) of a run: env steps, wall time, steps/s, returns."""
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    row = summary.get("final", {})
+    keys = ("env_steps", "wall_time", "perf/sps", "eval/return_deterministic",
+            "eval/return_stochastic", "perf/host_env_fraction")  # fmt: skip
+    return dict(status=summary.get("status"), **{k: row[k] for k in keys if k in row})
+
+
+def report(args, runs: dict, gap) -> dict:
+    """compare.json's content (plots written into args.out on the way)."""
+    dirs = [os.path.join(args.out, b) for b in BACKENDS]
+    methods = args.reference_methods.split(",") if args.reference_methods else None
+    plotted = plot.plot_runs(dirs, args.out, reference.default_path(), methods)
+    final = {b: _final(d) for b, d in zip(BACKENDS, dirs, strict=True)}
+    walls = [final[b].get("wall_time") for b in BACKENDS]
+    ratio = walls[1] / walls[0] if all(walls) else None
+    return dict(task=args.task, seed=args.seed, total_env_steps=args.total_env_steps,
+                launch_args=args.launch_args, runs=runs, final=final,
+                wall_clock_ratio_dm_control_over_mjx=ratio, transfer=gap,
+                table=plotted["markdown"],
+                figures=[os.path.basename(f) for f in plotted["figures"]],
+                machine=dict(machine_info(), command=args.command))  # fmt: skip
+
+
+def markdown(rep: dict) -> str:
+    lines = [f"# MJX vs CPU dm_control: {rep['task']} (seed {rep['seed']}, "
+             f"{rep['total_env_steps']:,} env steps)\n", header(rep["machine"]),
+             "| backend | env steps | training wall-clock (s) | steps/s | final det. return |",
+             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for b, f in rep["final"].items():
+        lines.append(f"| {b} | {f.get('env_steps', '')} | {f.get('wall_time', float('nan')):.0f} "
+                     f"| {f.get('perf/sps', float('nan')):.0f} "
+                     f"| {f.get('eval/return_deterministic', float('nan')):.1f} |")  # fmt: skip
+    ratio = rep["wall_clock_ratio_dm_control_over_mjx"]
+    lines += ["", f"Wall-clock ratio dm_control / MJX: {ratio:.2f}" if ratio else "", ""]
+    gap = rep["transfer"]
+    if gap:
+        from flowrl_mjx.evaluate import table as gap_table
+
+        lines += [f"Transfer: the MJX-trained policy in both simulators ({gap['episodes']} "
+                  "episodes each):\n", gap_table(gap), ""]  # fmt: skip
+    lines += ["Returns at each budget (deterministic eval):\n", rep["table"]]
+    lines += [f"![curves]({f})" for f in rep["figures"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    os.makedirs(args.out, exist_ok=True)
+    runs = {b: train(args, b) for b in BACKENDS} if not args.skip_train else {}
+    try:
+        rep = report(args, runs, transfer(args))
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.out, "compare.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    with open(os.path.join(args.out, "compare.md"), "w") as f:
+        f.write(markdown(rep))
+    print(markdown(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""--backend dm_control: the host env pool against plain dm_control, the learner's inserts at a
+time-limit truncation, and a tiny training run through the runner and the CLI."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from dm_control.rl.control import PhysicsError
+
+import flowrl_mjx
+from envs import dmc
+from envs.parity import flat_obs
+from flowrl_mjx import host_env, host_group, host_runner, host_train, run_dir, train
+from flowrl_mjx.replay import Transition
+from tests.tiny import CFG, TASK
+from tests.tiny import env as tiny_env
+
+LENGTH = 10  # a short time limit, so a few steps cross episode ends
+
+
+def _reference(seeds, actions):
+    """A hand-written dm_control loop: per step (obs to act on, reward, discount, next_obs)."""
+    dm_envs = [dmc.load("cartpole", "balance", s) for s in seeds]
+    obs = [flat_obs(e.reset().observation) for e in dm_envs]
+    out, count = [], 0
+    for a in actions:
+        count += 1
+        rows = []
+        for i, e in enumerate(dm_envs):
+            ts = e.step(a[i])
+            nxt = flat_obs(ts.observation)
+            obs[i] = flat_obs(e.reset().observation) if count == LENGTH or ts.last() else nxt
+            rows.append((obs[i], ts.reward, ts.discount, nxt))
+        count = 0 if count == LENGTH else count
+        out.append([np.array(c) for c in zip(*rows, strict=True)])
+    return out
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_pool_matches_dm_control(workers):
+    seeds = host_env.env_seeds(7, 3)
+    actions = np.random.default_rng(0).uniform(-1, 1, (2 * LENGTH + 3, 3, 1)).astype(np.float32)
+    want = _reference(seeds, actions)
+    with host_env.HostEnvPool(TASK, 3, 7, LENGTH, num_workers=workers) as pool:
+        assert pool.num_workers == workers
+        first = pool.reset()
+        fresh = [flat_obs(dmc.load("cartpole", "balance", s).reset().observation) for s in seeds]
+        np.testing.assert_array_equal(first, np.float32(fresh))
+        for t, a in enumerate(actions):
+            got = pool.step(a)
+            obs, reward, discount, nxt = want[t]
+            np.testing.assert_array_equal(got.obs, obs.astype(np.float32))
+            np.testing.assert_array_equal(got.next_obs, nxt.astype(np.float32))
+            np.testing.assert_array_equal(got.reward, reward)
+            np.testing.assert_array_equal(got.discount, discount)
+            assert np.all(got.valid == 1)
+            truncation = (t + 1) % LENGTH == 0
+            assert np.all(got.ended == truncation)
+            if truncation:  # bootstrap: discount 1, next_obs is the final obs, not the reset one
+                assert np.all(got.discount == 1) and not np.allclose(got.obs, got.next_obs)
+
+
+@dataclasses.dataclass
+class _TimeStep:
+    observation: dict
+    reward: float
+    discount: float
+    is_last: bool
+
+    def last(self):
+        return self.is_last
+
+
+class _FakeEnv:
+    """A dm_control-like env that terminates (discount 0) or diverges on a given step."""
+
+    def __init__(self, end_at, diverge):
+        self.end_at, self.diverge, self.t = end_at, diverge, 0
+
+    def reset(self):
+        self.t = 0
+        return _TimeStep({"x": np.array([-1.0])}, None, None, False)
+
+    def step(self, action):
+        self.t += 1
+        if self.diverge and self.t == self.end_at:
+            raise PhysicsError("diverged")
+        end = self.t == self.end_at
+        return _TimeStep({"x": np.array([float(self.t)])}, 1.0, 0.0 if end else 1.0, end)
+
+
+def test_termination_and_divergence_bookkeeping():
+    group = host_group.EnvGroup(TASK, [0, 1], episode_length=100)
+    group.envs = [_FakeEnv(2, diverge=False), _FakeEnv(2, diverge=True)]
+    group.obs_size = 1
+    group.reset()
+    a = np.zeros((2, 1), np.float32)
+    group.step(a)
+    s = group.step(a)
+    assert s.ended.tolist() == [True, True]
+    assert s.discount[0] == 0 and s.next_obs[0, 0] == 2 and s.obs[0, 0] == -1  # terminated
+    assert s.episode_return[0] == 2 and s.valid[0] == 1
+    assert s.valid[1] == 0 and s.reward[1] == 0 and np.isnan(s.episode_return[1])  # diverged
+    assert s.obs[1, 0] == -1  # reset after the divergence
+
+
+def test_learner_stores_truncation_with_bootstrap():
+    with host_env.HostEnvPool(TASK, 2, 1, LENGTH, num_workers=0) as pool:
+        prog = host_train.programs(CFG, 2, pool.obs_size, pool.action_size)
+        state = host_train.init(jax.random.PRNGKey(0), CFG, pool.obs_size, pool.action_size)
+        obs = pool.reset()
+        state, action = prog.start(state, obs)
+        for _ in range(LENGTH):
+            step = pool.step(np.asarray(action))
+            batch = Transition(obs=obs, action=action, reward=step.reward, discount=step.discount,
+                               next_obs=step.next_obs, valid=step.valid)  # fmt: skip
+            state, action, _ = prog.learn_and_act(state, batch, step.obs)
+            obs = step.obs
+    assert step.ended.all() and int(state.env_steps) == 2 * LENGTH
+    last = slice(2 * LENGTH - 2, 2 * LENGTH)  # the ring slots of the final (truncated) steps
+    np.testing.assert_array_equal(state.replay.data.discount[last], [1.0, 1.0])
+    np.testing.assert_array_equal(state.replay.data.next_obs[last], step.next_obs)
+    assert not np.allclose(state.replay.data.next_obs[last], step.obs)
+    assert np.all(np.abs(np.asarray(action)) <= 1)
+
+
+def _settings(loop, steps):
+    env = tiny_env()
+    return dict(task=TASK, seed=3, preset="test", backend="dm_control", total_env_steps=steps,
+                obs_size=env.observation_size, action_size=env.action_size,
+                config=dataclasses.asdict(CFG), loop=dataclasses.asdict(loop))  # fmt: skip
+
+
+def _update_metric_keys():
+    """The learner's metric names, as the MJX epoch reports them too."""
+    prog_learn = host_train.update.make_update(CFG, host_train.make_networks(CFG, 5, 1))
+    a = jax.eval_shape(lambda k: host_train.agent._init(k, CFG, 5, 1), jax.random.PRNGKey(0))
+    r = jax.eval_shape(lambda: host_train.replay.init(CFG.replay_size, 5, 1))
+    return set(jax.eval_shape(prog_learn, a, r, jax.random.PRNGKey(0))[1])
+
+
+def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path):
+    loop = train.LoopConfig(num_envs=2, iters_per_epoch=12, num_eval_envs=2)
+    out = run_dir.prepare(str(tmp_path / "run"), TASK, 3, False)
+    host_runner.run(_settings(loop, 48), CFG, loop, tiny_env(), out, False, 1, 1)
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    train_keys = {"train/reward", "train/nan_resets", "train/episode_return", "train/learning"}
+    mjx_keys = _update_metric_keys() | train_keys | {"env_steps", "wall_time", "perf/sps"}
+    modes = ("deterministic", "stochastic")
+    mjx_keys |= {f"eval/return_{m}{s}" for m in modes for s in ("", "_std")}
+    assert set(rows[0]) == mjx_keys | {"eval/nonfinite_episodes", "perf/host_env_fraction"}
+    assert [r["env_steps"] for r in rows] == [24, 48]
+    assert np.isnan(rows[0]["train/episode_return"])  # 12 steps per env: no episode ended yet
+    assert 0 < rows[1]["train/episode_return"] <= 20  # tiny env: 20-step episodes, reward <= 1
+    assert 0 < rows[1]["eval/return_deterministic"] <= 20
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["backend"] == "dm_control" and config["host_workers"] == 0
+    assert json.load(open(os.path.join(out, "summary.json")))["status"] == "finished"
+    assert os.path.exists(os.path.join(out, "model.mjb"))
+    act = flowrl_mjx.load_policy(out)
+    assert act(np.zeros(5)).shape == (1,)
+    host_runner.run(_settings(loop, 72), CFG, loop, tiny_env(), out, True, 1, 1)
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["env_steps"] for r in rows] == [24, 48, 72]
+
+
+def test_launch_cli_backend_dm_control(tmp_path):
+    out = tmp_path / "cli"
+    flags = ("--backend dm_control --task cartpole_balance --num_envs 2 --iters_per_epoch 4 "
+             "--num_eval_envs 1 --total_env_steps 8 --actor_hidden 8 --critic_hidden 8 "
+             "--value_hidden 8 --batch_size 4 --replay_size 64 --recent_window 8 "
+             f"--warmup_steps 4 --preset cpu --run_dir {out}").split()  # fmt: skip
+    env = dict(os.environ, JAX_PLATFORMS="cpu", MUJOCO_GL="disable")
+    done = subprocess.run([sys.executable, "-m", "flowrl_mjx.launch", *flags], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.load(open(out / "config.json"))["backend"] == "dm_control"
+    row = json.loads(open(out / "metrics.jsonl").readline())
+    assert row["env_steps"] == 8 and np.isfinite(row["eval/return_deterministic"])
