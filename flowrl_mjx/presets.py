@@ -4,10 +4,10 @@ Replay ratio = updates_per_iter * batch_size / num_envs (samples drawn per trans
 
 - paper: 1 env, batch 256, K=1, ratio 256. The paper's setting, for like-for-like comparison
   with published CPU results (networks 512 wide as the paper).
-- cpu: 128 envs, batch 512, K=32, ratio 128. On 2 CPU cores the learner sets the pace, so the
-  networks are 128 wide (velocity field 128x128; Q, Q_buffer, V trunks with one 128-wide
-  LN+GELU layer): a labelled departure from the paper's 512, about 6x cheaper per update
-  (results/learning_cpu.md has the measured runs that chose it).
+- cpu: 128 envs, batch 512, K=64, ratio 256 (the paper's). On 2 CPU cores the learner sets
+  the pace, so the networks are 128 wide (velocity field 128x128; Q, Q_buffer, V trunks with
+  one 128-wide LN+GELU layer): a labelled departure from the paper's 512, about 6x cheaper per
+  update. results/learning_cpu.md has the measured runs that chose it.
 - gpu: 4096 envs, batch 4096, K=8, ratio 8. Thousands of envs: large batches keep the GPU busy;
   ratio 8 as massively parallel off-policy methods use (FastTD3-style); not yet tuned here.
 """
@@ -15,7 +15,7 @@ Replay ratio = updates_per_iter * batch_size / num_envs (samples drawn per trans
 PRESETS = {
     "paper": dict(num_envs=1, batch_size=256, updates_per_iter=1, warmup_steps=5000,
                   replay_size=1_000_000, iters_per_epoch=1000),
-    "cpu": dict(num_envs=128, batch_size=512, updates_per_iter=32, warmup_steps=5000,
+    "cpu": dict(num_envs=128, batch_size=512, updates_per_iter=64, warmup_steps=5000,
                 replay_size=1_000_000, actor_hidden=(128, 128), critic_hidden=(128,),
                 value_hidden=(128,), iters_per_epoch=40),
     "gpu": dict(num_envs=4096, batch_size=4096, updates_per_iter=8, warmup_steps=40_960,
