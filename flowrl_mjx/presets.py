@@ -6,8 +6,9 @@ Replay ratio = updates_per_iter * batch_size / num_envs (samples drawn per trans
   with published CPU results (networks 512 wide as the paper).
 - cpu: 128 envs, batch 512, K=64, ratio 256 (the paper's). On 2 CPU cores the learner sets
   the pace, so the networks are 128 wide (velocity field 128x128; Q, Q_buffer, V trunks with
-  one 128-wide LN+GELU layer): a labelled departure from the paper's 512, about 6x cheaper per
-  update. results/learning_cpu.md has the measured runs that chose it.
+  one 128-wide LN+GELU layer): a labelled departure from the paper's 512; at batch 512 an update
+  takes 7.2 ms vs 144 ms for 512-wide nets on 2 cores (`python -m launch.bench_update --hidden
+  128 --batch_sizes 512`, 2026-11-24). results/learning_cpu.md has the runs that chose it.
 - gpu: 4096 envs, batch 4096, K=8, ratio 8. Thousands of envs: large batches keep the GPU busy;
   ratio 8 as massively parallel off-policy methods use (FastTD3-style); not yet tuned here.
 """
