@@ -173,8 +173,8 @@ def test_launch_cli_backend_dm_control(tmp_path):
     out = tmp_path / "cli"
     flags = ("--backend dm_control --task cartpole_balance --num_envs 2 --iters_per_epoch 4 "
              "--num_eval_envs 1 --total_env_steps 8 --actor_hidden 8 --critic_hidden 8 "
-             "--value_hidden 8 --batch_size 4 --replay_size 64 --recent_window 8 "
-             f"--warmup_steps 4 --preset cpu --run_dir {out}").split()  # fmt: skip
+             "--value_hidden 8 --batch_size 4 --replay_size 64 --recent_window 8 --warmup_steps 4 "
+             f"--updates_per_iter 2 --preset cpu --run_dir {out}").split()  # fmt: skip
     env = dict(os.environ, JAX_PLATFORMS="cpu", MUJOCO_GL="disable")
     done = subprocess.run([sys.executable, "-m", "flowrl_mjx.launch", *flags], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
