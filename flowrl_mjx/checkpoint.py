@@ -32,13 +32,15 @@ class Checkpoints:
     def steps(self) -> list:
         return sorted(self._manager.all_steps())
 
-    def restore_latest(self, abstract_state):
-        """(state, meta) from the newest readable checkpoint, or None if there is none.
+    def restore_latest(self, abstract_state, at_most=None):
+        """(state, meta) from the newest readable checkpoint (of step <= at_most if given), or
+        None if there is none.
 
         abstract_state: a pytree of jax.ShapeDtypeStruct (jax.eval_shape of the init).
         """
         leaves, treedef = jax.tree.flatten(abstract_state)
-        for step in reversed(self.steps()):
+        steps = [s for s in self.steps() if at_most is None or s <= at_most]
+        for step in reversed(steps):
             try:
                 out = self._manager.restore(step, args=ocp.args.Composite(
                     state=ocp.args.StandardRestore(_non_empty(leaves)),

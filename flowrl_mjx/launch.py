@@ -12,7 +12,7 @@ import jax
 from absl import app, flags, logging
 
 import envs
-from flowrl_mjx import host_runner, presets, run_dir, runner, train
+from flowrl_mjx import host_runner, presets, run_dir, runner, sharding, train
 from flowrl_mjx.config import Config
 
 FIELDS = {f.name: f for c in (Config, train.LoopConfig) for f in dataclasses.fields(c)}
@@ -23,6 +23,25 @@ flags.DEFINE_integer("total_env_steps", 1_000_000, "env steps to train for (all 
 flags.DEFINE_string("run_dir", None, "output folder (default runs/<task>_s<seed>_<time>)")
 flags.DEFINE_bool("resume", False, "continue the run in --run_dir from its last good checkpoint")
 flags.DEFINE_string("preset", None, f"one of {sorted(presets.PRESETS)} (default: by scale)")
+flags.DEFINE_integer(
+    "num_seeds",
+    1,
+    "independent seeds (seed, seed+1, ...) trained in one "
+    "program, vmapped; per-seed outputs in run_dir/seed_<s>/",
+)
+flags.DEFINE_integer(
+    "num_devices",
+    1,
+    "devices the envs and replay are split across (0: all visible; flowrl_mjx.sharding)",
+)
+flags.DEFINE_string(
+    "coordinator_address",
+    None,
+    "multi-host: host:port of process 0 "
+    "(jax.distributed.initialize); with --num_processes and --process_id",
+)
+flags.DEFINE_integer("num_processes", None, "multi-host: number of processes")
+flags.DEFINE_integer("process_id", None, "multi-host: this process's index")
 flags.DEFINE_integer("eval_every", 1, "evaluate every this many epochs")
 flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs (and at the end)")
 flags.DEFINE_enum("backend", "mjx", ["mjx", "dm_control"],
@@ -47,34 +66,42 @@ class UsageError(Exception):
 def resolve():
     """(Config, LoopConfig, preset name) from defaults, the preset and the flags."""
     name = FLAGS.preset or presets.default_preset(FLAGS.num_envs, jax.default_backend())
-    if name not in presets.PRESETS:
-        raise UsageError(f"unknown preset {name!r}; valid: {', '.join(sorted(presets.PRESETS))}")
-    values = dict(presets.PRESETS[name])
+    overrides = {}
     for key in FIELDS:
         v = getattr(FLAGS, key)
         if v is not None:
-            values[key] = tuple(int(x) for x in v) if isinstance(v, list) else v
-    split = lambda cls: {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-    cfg, loop = Config(**split(Config)), train.LoopConfig(**split(train.LoopConfig))
+            overrides[key] = tuple(int(x) for x in v) if isinstance(v, list) else v
     try:
-        cfg.validate()
+        cfg, loop = presets.build(name, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
     for k in ("num_envs", "iters_per_epoch", "num_eval_envs"):
         if getattr(loop, k) < 1:
             raise UsageError(f"{k} must be positive, got {getattr(loop, k)}")
+    if FLAGS.num_seeds < 1:
+        raise UsageError(f"num_seeds must be positive, got {FLAGS.num_seeds}")
+    if FLAGS.num_seeds > 1 and FLAGS.backend != "mjx":
+        raise UsageError("--num_seeds > 1 needs --backend mjx (seeds are vmapped on the device)")
+    if FLAGS.num_devices != 1:
+        if FLAGS.num_seeds > 1 or FLAGS.backend != "mjx":
+            raise UsageError("--num_devices != 1 needs --backend mjx and --num_seeds 1")
+        try:
+            mesh = sharding.make_mesh(FLAGS.num_devices)
+            sharding.check_divisible(mesh, loop.num_envs, cfg.replay_size)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     if FLAGS.total_env_steps < loop.num_envs:
         raise UsageError(f"total_env_steps ({FLAGS.total_env_steps}) < num_envs ({loop.num_envs})")
     return cfg, loop, name
 
 
-def check_memory(cfg, obs_size, action_size):
+def check_memory(cfg, obs_size, action_size, num_seeds=1):
     """Replay (float32) must fit in device memory with room to spare; estimated, not measured."""
-    need = cfg.replay_size * 4 * (2 * obs_size + action_size + 3)
+    need = num_seeds * cfg.replay_size * 4 * (2 * obs_size + action_size + 3)
     have = run_dir.device_memory_bytes()
     if have and need > 0.8 * have:
         raise UsageError(
-            f"replay of {cfg.replay_size} transitions needs ~{need / 2**30:.1f} GiB, "
+            f"replay of {num_seeds} x {cfg.replay_size} transitions needs ~{need / 2**30:.1f} GiB, "
             f"more than 80% of the device's {have / 2**30:.1f} GiB; lower --replay_size"
         )
 
@@ -82,18 +109,20 @@ def check_memory(cfg, obs_size, action_size):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
+    sharding.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     try:
         if FLAGS.resume:
             settings, cfg, loop = resume_settings()
         else:
             cfg, loop, preset = resolve()
             settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset, backend=FLAGS.backend,
+                            num_seeds=FLAGS.num_seeds, num_devices=FLAGS.num_devices,
                             config=dataclasses.asdict(cfg),
                             loop=dataclasses.asdict(loop))  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
         env = envs.load(settings["task"])
         settings.update(obs_size=env.observation_size, action_size=env.action_size)
-        check_memory(cfg, env.observation_size, env.action_size)
+        check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
         out = run_dir.prepare(FLAGS.run_dir, settings["task"], settings["seed"], FLAGS.resume)
     except (UsageError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -115,6 +144,8 @@ def resume_settings():
         raise UsageError(f"--resume: cannot read {FLAGS.run_dir}/config.json ({e})") from None
     settings = {k: stored[k] for k in ("task", "seed", "preset", "config", "loop")}
     settings["backend"] = stored.get("backend", "mjx")  # runs from before --backend were MJX
+    settings["num_seeds"] = stored.get("num_seeds", 1)
+    settings["num_devices"] = stored.get("num_devices", 1)
     return settings, cfg, loop
 
 

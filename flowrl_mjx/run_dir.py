@@ -64,7 +64,7 @@ class RunLog:
             self._tb = None
         self.last = {}
 
-    def write(self, env_steps, metrics, start, total):
+    def write(self, env_steps, metrics, start, total, echo=True):
         wall = time.time() - start
         sps = env_steps / max(wall, 1e-9)
         row = {"env_steps": env_steps, "wall_time": wall, "perf/sps": sps, **metrics}
@@ -76,6 +76,8 @@ class RunLog:
                     self._tb.add_scalar(k, v, env_steps)
             self._tb.flush()
         self.last = row
+        if not echo:
+            return
         eta = (total - env_steps) / max(sps, 1e-9)
         ret = metrics.get("eval/return_deterministic", float("nan"))
         sto = metrics.get("eval/return_stochastic", float("nan"))
@@ -90,6 +92,11 @@ class RunLog:
             self._tb.close()
         with open(os.path.join(self.path, "summary.json"), "w") as f:
             json.dump(dict(status=status, final=self.last), f, indent=1)
+
+
+def write_json(path, name, payload) -> None:
+    with open(os.path.join(path, name), "w") as f:
+        json.dump(payload, f, indent=1)
 
 
 def load_settings(path) -> dict:

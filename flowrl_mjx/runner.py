@@ -6,16 +6,19 @@ needed to continue exactly: TrainState (agent, replay, env states, keys) and the
 """
 
 import functools
+import os
 import signal
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import checkpoint, policy_io, run_dir, train
+from flowrl_mjx import checkpoint, policy_io, run_dir, seeds, sharding, train
 from flowrl_mjx.evaluation import make_evaluate
 from flowrl_mjx.networks import make_networks
+from launch.common import machine_info
 
 
 class _StopFlag:
@@ -33,60 +36,162 @@ class _StopFlag:
         self.signal = signal.Signals(signum).name
 
 
+def programs(cfg, loop, env, num_seeds: int = 1, num_devices: int = 1):
+    """(VecEnv, jitted epoch, jitted evaluate), built once per (config, env, seeds, devices) in a
+    process. num_seeds > 1: both vmapped over seeds (flowrl_mjx.seeds); num_devices != 1: the
+    epoch compiled for the envs and replay split across devices (flowrl_mjx.sharding)."""
+    return _programs(cfg, loop, env, num_seeds, num_devices)  # one cache key however called
+
+
 @functools.lru_cache(maxsize=4)
-def programs(cfg, loop, env):
-    """(VecEnv, jitted epoch, jitted evaluate), built once per (config, env) in a process."""
+def _programs(cfg, loop, env, num_seeds: int, num_devices: int):
     venv = VecEnv(env, loop.num_envs)
     nets = make_networks(cfg, env.observation_size, env.action_size)
     evaluate = make_evaluate(cfg, env, nets, loop.num_eval_envs, env.episode_length)
+    if num_seeds > 1:
+        return venv, seeds.make_epoch(cfg, loop, venv), seeds.make_evaluate(evaluate)
+    if num_devices != 1:
+        epoch = layout(cfg, loop, env, num_devices).jit_epoch(train.make_epoch_fn(cfg, loop, venv))
+        return venv, epoch, evaluate
     return venv, train.make_epoch(cfg, loop, venv), evaluate
+
+
+@functools.lru_cache(maxsize=4)
+def layout(cfg, loop, env, num_devices: int) -> sharding.Layout:
+    mesh = sharding.make_mesh(num_devices)
+    sharding.check_divisible(mesh, loop.num_envs, cfg.replay_size)
+    venv = VecEnv(env, loop.num_envs)
+    abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), jax.random.PRNGKey(0))
+    return sharding.Layout(mesh, abstract, loop.num_envs)
+
+
+def member_dirs(out: str, seed: int, num_seeds: int) -> list:
+    """Where each seed's outputs go: the run dir itself, or one complete run dir per seed."""
+    if num_seeds == 1:
+        return [out]
+    return [os.path.join(out, f"seed_{seed + i}") for i in range(num_seeds)]
+
+
+class _Members:
+    """Per-seed outputs (run dir, log, checkpoints); seed i of a stacked state is member i."""
+
+    def __init__(self, settings, out, resume):
+        self.n, seed = settings.get("num_seeds", 1), settings["seed"]
+        self.dirs = member_dirs(out, seed, self.n)
+        if self.n > 1:
+            for d in self.dirs:
+                run_dir.prepare(d, settings["task"], seed, resume)
+            if not resume:
+                run_dir.write_json(out, "config.json", dict(settings, machine=machine_info()))
+        self.settings = [dict(settings, seed=seed + i, num_seeds=1) for i in range(self.n)]
+        keys = [jax.random.split(jax.random.PRNGKey(seed + i)) for i in range(self.n)]
+        self.keys, self.eval_keys = [k[0] for k in keys], [k[1] for k in keys]
+        self.ckpts = [checkpoint.Checkpoints(d) for d in self.dirs]
+
+    def state(self, ts, i):
+        return ts if self.n == 1 else seeds.member(ts, i)
+
+    def init(self, cfg, loop, venv):
+        if self.n == 1:
+            return train.init(self.keys[0], cfg, loop, venv)
+        return seeds.init(self.keys, cfg, loop, venv)
+
+    def restore(self, abstract):
+        """The newest checkpoint every member has (orbax steps are env steps)."""
+        found = [c.restore_latest(abstract) for c in self.ckpts]
+        if any(r is None for r in found):
+            raise ValueError(f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints")
+        common = min(int(ts.env_steps) for ts, _ in found)
+        found = [r if int(r[0].env_steps) == common else c.restore_latest(abstract, common)
+                 for r, c in zip(found, self.ckpts, strict=True)]  # fmt: skip
+        if any(r is None or int(r[0].env_steps) != common for r in found):
+            raise ValueError(f"--resume: the seeds have no checkpoint at a common step {common}")
+        states, metas = zip(*found, strict=True)
+        ts = train.place(states[0]) if self.n == 1 else seeds.stack(list(states))
+        return ts, metas[0]["epoch"], metas[0]["wall_time"]
+
+    def eval_key(self, i):
+        keys = [jax.random.fold_in(k, i) for k in self.eval_keys]  # same after a resume
+        return keys[0] if self.n == 1 else jnp.stack(keys)
+
+    def rows(self, metrics) -> list:
+        """Per-seed dicts of floats (metrics carry a leading seed axis when n > 1)."""
+        host = jax.device_get(metrics)
+        if self.n == 1:
+            return [{k: float(v) for k, v in host.items()}]
+        return [{k: float(v[i]) for k, v in host.items()} for i in range(self.n)]
+
+    def save(self, ts, meta):
+        for i, (d, c) in enumerate(zip(self.dirs, self.ckpts, strict=True)):
+            member = self.state(ts, i)
+            c.save(int(member.env_steps), member, meta)
+            policy_io.save_actor(d, member.agent.params.actor)
+
+    def close(self):
+        for c in self.ckpts:
+            c.close()
 
 
 def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
         eval_every: int) -> dict:  # fmt: skip
-    """Trains to settings['total_env_steps']; returns the final log row."""
-    venv, epoch, evaluate = programs(cfg, loop, env)
-    ckpt = checkpoint.Checkpoints(out)
-    key, key_eval = jax.random.split(jax.random.PRNGKey(settings["seed"]))
-    ts, start_epoch, wall0 = None, 0, 0.0
+    """Trains to settings['total_env_steps']; returns the final log row (of the first seed)."""
+    members = _Members(settings, out, resume)
+    n_dev = settings.get("num_devices", 1)
+    venv, epoch, evaluate = programs(cfg, loop, env, members.n, n_dev)
     if resume:
-        abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), key)
-        restored = ckpt.restore_latest(abstract)
-        if restored is None:
-            raise ValueError(f"--resume: no readable checkpoint in {out}/checkpoints")
-        ts, meta = restored
-        ts = train.place(ts)
-        start_epoch, wall0 = meta["epoch"], meta["wall_time"]
+        abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), members.keys[0])
+        ts, start_epoch, wall0 = members.restore(abstract)
     else:
-        ts = train.init(key, cfg, loop, venv)
-    log = run_dir.RunLog(out, settings, env, resume_steps=int(ts.env_steps) if resume else None)
+        ts, start_epoch, wall0 = members.init(cfg, loop, venv), 0, 0.0
+    if n_dev != 1:
+        ts = layout(cfg, loop, env, n_dev).put(ts)
+    steps0 = int(ts.env_steps) if resume else None
+    logs = [run_dir.RunLog(d, s, env, resume_steps=steps0)
+            for d, s in zip(members.dirs, members.settings, strict=True)]  # fmt: skip
     per_epoch = loop.num_envs * loop.iters_per_epoch
     n_epochs = -(-settings["total_env_steps"] // per_epoch)
     stop, start = _StopFlag(), time.time() - wall0
     status = "finished"
     for i in range(start_epoch, n_epochs):
         ts, metrics = epoch(ts)
-        metrics = {k: float(v) for k, v in metrics.items()}
-        bad = [k for k, v in metrics.items() if not k.startswith("train/") and not np.isfinite(v)]
-        if bad:
-            status = f"stopped: non-finite {', '.join(bad)} at epoch {i}; last good checkpoint kept"
-            break
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            k = jax.random.fold_in(key_eval, i)  # a function of the epoch: same after a resume
-            metrics.update({n: float(v) for n, v in evaluate(ts.agent.params.actor, k).items()})
-        log.write(int(ts.env_steps), metrics, start, settings["total_env_steps"])
-        last = i + 1 == n_epochs
-        if stop.signal or last or (i + 1) % checkpoint_every == 0:
-            meta = dict(epoch=i + 1, wall_time=time.time() - start)
-            ckpt.save(int(ts.env_steps), ts, meta)
-            policy_io.save_actor(out, ts.agent.params.actor)
+            metrics.update(evaluate(ts.agent.params.actor, members.eval_key(i)))
+        rows = members.rows(metrics)
+        bad = _non_finite(rows)
+        if bad:
+            status = f"stopped: non-finite {bad} at epoch {i}; last good checkpoint kept"
+            break
+        for j, (log, row) in enumerate(zip(logs, rows, strict=True)):
+            log.write(int(ts.env_steps), row, start, settings["total_env_steps"], echo=j == 0)
+        _echo_seeds(rows)
+        if stop.signal or i + 1 == n_epochs or (i + 1) % checkpoint_every == 0:
+            members.save(ts, dict(epoch=i + 1, wall_time=time.time() - start))
         if stop.signal:
             status = f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
             break
     stop.restore()
-    ckpt.close()
-    log.close(status=status)
+    members.close()
+    for log in logs:
+        log.close(status=status)
+    if members.n > 1:
+        finals = {s["seed"]: log.last for s, log in zip(members.settings, logs, strict=True)}
+        run_dir.write_json(out, "summary.json", dict(status=status, final=finals))
     print(status, flush=True)
     if status.startswith("stopped"):
         raise SystemExit(f"error: {status}")
-    return log.last
+    return logs[0].last
+
+
+def _non_finite(rows) -> str:
+    """'' or the non-finite loss metrics (train/* may hold NaN by design: no episode ended;
+    eval/* of a diverged policy is a symptom, the losses are the cause)."""
+    bad = [f"{k}" + (f" (seed index {j})" if len(rows) > 1 else "")
+           for j, row in enumerate(rows) for k, v in row.items()
+           if not k.startswith(("train/", "eval/")) and not np.isfinite(v)]  # fmt: skip
+    return ", ".join(bad)
+
+
+def _echo_seeds(rows):
+    if len(rows) > 1 and "eval/return_deterministic" in rows[0]:
+        det = [round(r["eval/return_deterministic"], 1) for r in rows]
+        print(f"  deterministic return per seed: {det}", flush=True)

@@ -59,7 +59,13 @@ def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
 
 
 def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
-    """epoch(ts) -> (ts, metrics): loop.iters_per_epoch fused iterations, metrics averaged."""
+    """The epoch as one jitted call that donates its TrainState (see make_epoch_fn)."""
+    return jax.jit(make_epoch_fn(cfg, loop, venv), donate_argnums=0)
+
+
+def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv):
+    """epoch(ts) -> (ts, metrics): loop.iters_per_epoch fused iterations, metrics averaged.
+    Pure and unjitted, so that seeds.py can vmap it."""
     nets = make_networks(cfg, venv.observation_size, venv.action_size)
     act = policy.make_policy(cfg, nets)
     learn = update.make_update(cfg, nets)
@@ -99,7 +105,7 @@ def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
         mean = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("train/")}
         return ts, {**mean, **last, "train/reward": jnp.mean(metrics["train/reward"])}
 
-    return jax.jit(epoch, donate_argnums=0)
+    return epoch
 
 
 def _shapes_for(cfg, venv, n):

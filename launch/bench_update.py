@@ -53,8 +53,13 @@ def bench(mode: str, batch: int, k: int) -> dict:
     obs_size, act_size = FLAGS.obs_size, FLAGS.action_size
     hidden = tuple(int(h) for h in FLAGS.hidden)
     cfg = Config(
-        batch_size=batch, updates_per_iter=k, mode=mode, replay_size=max(FLAGS.replay_size, batch),
-        actor_hidden=hidden, critic_hidden=hidden, value_hidden=hidden,
+        batch_size=batch,
+        updates_per_iter=k,
+        mode=mode,
+        replay_size=max(FLAGS.replay_size, batch),
+        actor_hidden=hidden,
+        critic_hidden=hidden,
+        value_hidden=hidden,
     ).validate()
     update = jax.jit(make_update(cfg, make_networks(cfg, obs_size, act_size)), donate_argnums=0)
     state = agent.init(jax.random.key(0), cfg, obs_size, act_size)

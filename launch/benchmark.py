@@ -15,7 +15,6 @@ the process's peak resident memory (CPU; includes the Python process).
 Writes results/benchmark_<platform>.json and results/benchmark_<platform>.md.
 """
 
-import dataclasses
 import json
 import os
 import resource
@@ -27,7 +26,6 @@ from absl import app, flags
 import envs
 from envs.wrappers import VecEnv
 from flowrl_mjx import presets, train, update
-from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 from launch.common import header, machine_info
 
@@ -54,10 +52,8 @@ def _timed(fn, carry, *args):
 
 
 def _configs(n: int):
-    values = dict(presets.PRESETS[FLAGS.preset], num_envs=n, iters_per_epoch=FLAGS.iters)
-    pick = lambda cls: {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-    cfg = dataclasses.replace(Config(**pick(Config)), warmup_steps=0).validate()
-    return cfg, train.LoopConfig(**pick(train.LoopConfig))
+    """The preset with num_envs = n, FLAGS.iters iterations per epoch and warm-up off."""
+    return presets.build(FLAGS.preset, num_envs=n, iters_per_epoch=FLAGS.iters, warmup_steps=0)
 
 
 def _peak_memory_bytes() -> tuple:
