@@ -1,14 +1,20 @@
 """Regenerates docs/parity.md (parity with dm_control per task) and docs/patches.md.
 
-    python -m launch.parity_report [--tasks cheetah_run,walker_run] [--steps 100]
+    python -m launch.parity_report [--tasks cheetah_run,walker_run] [--steps 100] [--skip_done]
 
 Per task: max |obs error| and |reward error| on dm_control's own states, max |obs error| after one
 control step from dm_control's state (and the tolerance the tests use), and the max obs deviation
 of a 100-step open-loop rollout (same initial state, same actions) — how far the two simulators
 drift apart, which contacts and chaos make larger than one-step error.
+
+Each task's figures are also kept in docs/parity_rows/<task>.json, and the table is rebuilt from
+all of them after every task: several processes (each with its own --tasks) can fill one report,
+and `--skip_done` continues a report that was stopped.
 """
 
+import json
 import os
+import time
 
 import numpy as np
 from absl import app, flags
@@ -20,6 +26,7 @@ from launch.common import header, machine_info
 flags.DEFINE_list("tasks", None, "tasks to report (default: all of envs.names())")
 flags.DEFINE_integer("steps", 100, "open-loop rollout length")
 flags.DEFINE_string("out", "docs", "output folder")
+flags.DEFINE_bool("skip_done", False, "skip tasks that already have a row in OUT/parity_rows")
 FLAGS = flags.FLAGS
 
 
@@ -38,7 +45,31 @@ def measure(name: str, steps: int) -> dict:
     drift = np.max(np.abs(traj - np.stack([r.obs for r in recs[1:]])), axis=1)
     return dict(task=name, obs_err=obs_err, reward_err=rew_err, one_step=one,
                 tolerance=env.step_tolerance, drift10=float(drift[:10].max()),
-                drift_all=float(drift.max()), patches=[p.name for p in env.patches])  # fmt: skip
+                drift_all=float(drift.max()), patches=[p.name for p in env.patches],
+                measured=time.strftime("%Y-%m-%d", time.gmtime()))  # fmt: skip
+
+
+def _rows_dir(out):
+    return os.path.join(out, "parity_rows")
+
+
+def save_row(row, out):
+    os.makedirs(_rows_dir(out), exist_ok=True)
+    path = os.path.join(_rows_dir(out), f"{row['task']}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(row, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def load_rows(out) -> list:
+    """The saved rows of the tasks envs.names() lists, in its order."""
+    rows = []
+    for name in envs.names():
+        path = os.path.join(_rows_dir(out), f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                rows.append(json.load(f))
+    return rows
 
 
 def write_parity(rows, steps, out, total):
@@ -49,12 +80,13 @@ def write_parity(rows, steps, out, total):
              "action "
              f"sequence for {steps} control steps.\n",
              "\n| task | obs err (same state) | reward err | one-step obs err | step tolerance | "
-             f"open-loop 10 steps | open-loop {steps} steps | patches |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+             f"open-loop 10 steps | open-loop {steps} steps | patches | measured |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(f"| {r['task']} | {r['obs_err']:.1e} | {r['reward_err']:.1e} | "
                      f"{r['one_step']:.1e} | {r['tolerance']:.0e} | {r['drift10']:.1e} | "
-                     f"{r['drift_all']:.1e} | {', '.join(r['patches']) or '-'} |")  # fmt: skip
+                     f"{r['drift_all']:.1e} | {', '.join(r['patches']) or '-'} | "
+                     f"{r.get('measured', '-')} |")  # fmt: skip
     unsupported = envs.unsupported()
     if unsupported:
         lines += ["\n## dm_control tasks not offered\n", "| task | reason |", "|---|---|"]
@@ -82,12 +114,13 @@ def write_patches(out):
 def main(_):
     os.makedirs(FLAGS.out, exist_ok=True)
     write_patches(FLAGS.out)
-    rows, tasks = [], FLAGS.tasks or envs.names()
-    for name in tasks:
-        rows.append(measure(name, FLAGS.steps))
-        print(rows[-1], flush=True)
-        write_parity(rows, FLAGS.steps, FLAGS.out, len(tasks))  # after each task: a long run
-        # that is stopped early still leaves its figures, labelled partial
+    done = {r["task"] for r in load_rows(FLAGS.out)} if FLAGS.skip_done else set()
+    for name in [t for t in FLAGS.tasks or envs.names() if t not in done]:
+        row = measure(name, FLAGS.steps)
+        print(row, flush=True)
+        save_row(row, FLAGS.out)
+        # after each task: a run stopped early still leaves its figures, labelled partial
+        write_parity(load_rows(FLAGS.out), FLAGS.steps, FLAGS.out, len(envs.names()))
 
 
 if __name__ == "__main__":

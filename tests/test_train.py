@@ -49,6 +49,9 @@ def test_bad_input_fails_fast_with_exit_code_2(tmp_path):
         (["--num_envs", "0"], "num_envs"),
         (["--replay_size", "100000000000", "--recent_fraction", "0"], "GiB"),
         (["--run_dir", str(tmp_path / "f" / "x")], None),
+        (["--num_seeds", "0"], "num_seeds"),
+        (["--num_devices", "3"], "only 1 cpu device"),
+        (["--num_seeds", "2", "--backend", "dm_control"], "--backend mjx"),
     ]
     (tmp_path / "f").write_text("a file, not a folder")
     for args, needle in cases:
