@@ -2,7 +2,7 @@
 
     python -m launch.bench_scaling --task cheetah_run --num_envs 128 [--preset cpu]
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m launch.bench_scaling \
-        --sections devices --num_devices 1,2        # several CPU "devices" on one machine
+        --sections devices --num_devices 1,2 --tag _devices   # several CPU "devices", one machine
 
 Sections (--sections, default all but devices):
 - seeds: one fused epoch of S seeds vmapped in one program (flowrl_mjx.seeds) per S in
@@ -13,7 +13,7 @@ Sections (--sections, default all but devices):
 - devices: fused env steps/s with the envs and replay split over D devices (flowrl_mjx.sharding).
 - host: env steps/s of the same agent and config on real dm_control envs stepped on the host
   (`--backend dm_control`, flowrl_mjx.host_runner) vs the fused MJX program: the speed-up of MJX.
-Writes results/scaling_<platform>.json and .md (machine, date and command recorded).
+Writes results/scaling_<platform><tag>.json and .md (machine, date and command recorded).
 """
 
 import json
@@ -40,6 +40,7 @@ flags.DEFINE_list("num_devices", ["1"], "device counts (devices section)")
 flags.DEFINE_integer("iters", 10, "iterations per timed epoch")
 flags.DEFINE_integer("repeats", 3, "timed calls after the compile (median)")
 flags.DEFINE_string("out", "results", "output folder")
+flags.DEFINE_string("tag", "", "appended to the output file names (scaling_<platform><tag>)")
 FLAGS = flags.FLAGS
 
 
@@ -190,7 +191,7 @@ def main(_):
         out["host"]["mjx_env_sps"] = mjx["env_sps_all_seeds"]
         out["host"]["mjx_speedup"] = mjx["env_sps_all_seeds"] / out["host"]["host_env_sps"]
     os.makedirs(FLAGS.out, exist_ok=True)
-    stem = os.path.join(FLAGS.out, f"scaling_{info['platform']}")
+    stem = os.path.join(FLAGS.out, f"scaling_{info['platform']}{FLAGS.tag}")
     with open(stem + ".json", "w") as f:
         json.dump(out, f, indent=1)
     with open(stem + ".md", "w") as f:
