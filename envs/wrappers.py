@@ -8,7 +8,10 @@
 - `state.info["valid"]` is 0 where the physics went non-finite: that transition must not be
   stored; the env is reset and `state.info["nan_resets"]` counts such events (per env, cumulative).
 Auto-reset draws a new random initial state (the per-env key lives in info["key"]); the resets of
-a batch are computed only when some env finished (one lax.cond over the batch).
+a batch are computed only when some env finished (one lax.cond over the batch). Under an outer
+vmap (several seeds in one program) that predicate would be batched and the cond would become a
+select that computes every reset at every step (cheetah's reset settles the body for 200 physics
+steps); `VecEnv(..., sync_axis=name)` reduces it over the named vmap axis so it stays a cond.
 """
 
 import jax
@@ -29,13 +32,18 @@ def _select(mask, new, old):
 class VecEnv:
     """num_envs copies of `env` with auto-reset; see the module doc for the info keys."""
 
-    def __init__(self, env, num_envs: int, episode_length: int | None = None):
+    def __init__(self, env, num_envs: int, episode_length: int | None = None, sync_axis=None):
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
         self.env, self.num_envs = env, num_envs
         self.episode_length = episode_length or env.episode_length
+        self.sync_axis = sync_axis  # name of an enclosing vmap axis the reset switch spans
         self._reset_one = jax.vmap(self._fresh)
         self._step_one = jax.vmap(env.step)
+
+    def synced(self, axis_name: str) -> "VecEnv":
+        """This VecEnv for use under `jax.vmap(..., axis_name=axis_name)` (see the module doc)."""
+        return VecEnv(self.env, self.num_envs, self.episode_length, sync_axis=axis_name)
 
     @property
     def observation_size(self):
@@ -101,7 +109,10 @@ class VecEnv:
             info=new_info,
             obs=final_obs,
         )
-        return jax.lax.cond(jnp.any(ended), self._auto_reset, lambda s, _: s, stepped, ended)
+        any_ended = jnp.any(ended)
+        if self.sync_axis is not None:
+            any_ended = jax.lax.psum(any_ended.astype(jnp.int32), self.sync_axis) > 0
+        return jax.lax.cond(any_ended, self._auto_reset, lambda s, _: s, stepped, ended)
 
     def _auto_reset(self, state: State, ended: jax.Array) -> State:
         fresh = self._reset_one(state.info["key"])

@@ -51,7 +51,7 @@ def _programs(cfg, loop, env, num_seeds: int, num_devices: int):
     if num_seeds > 1:
         return venv, seeds.make_epoch(cfg, loop, venv), seeds.make_evaluate(evaluate)
     if num_devices != 1:
-        epoch = layout(cfg, loop, env, num_devices).jit_epoch(train.make_epoch_fn(cfg, loop, venv))
+        epoch = layout(cfg, loop, env, num_devices).make_epoch(cfg, loop, venv)
         return venv, epoch, evaluate
     return venv, train.make_epoch(cfg, loop, venv), evaluate
 

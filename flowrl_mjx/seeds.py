@@ -3,7 +3,9 @@
 Every leaf gets a leading seed axis except the counters that are equal for all seeds by
 construction (env steps, the update counter, the replay's insert position and size): they stay
 unbatched, so the warm-up switch and the policy/target delays remain real `lax.cond`s under vmap
-(not select-both-branches) and the replay insert stays a dynamic slice (not a scatter).
+(not select-both-branches), and the envs' auto-reset switch is reduced over the seed axis
+(VecEnv.synced) for the same reason: as a select, cheetah_run's 200-step settling reset ran at
+every step and 2 seeds cost 150x one.
 Member i of a stacked state is exactly the state a single-seed run of seed (seed + i) holds, so
 per-seed checkpoints are ordinary single-seed checkpoints.
 """
@@ -14,6 +16,8 @@ import jax.numpy as jnp
 from envs.wrappers import VecEnv
 from flowrl_mjx import train
 from flowrl_mjx.config import Config
+
+AXIS = "seed"  # the vmap axis name of the seeds
 
 
 def axes(ts: train.TrainState) -> train.TrainState:
@@ -51,10 +55,11 @@ def init(keys, cfg: Config, loop: train.LoopConfig, venv: VecEnv) -> train.Train
 
 def make_epoch(cfg: Config, loop: train.LoopConfig, venv: VecEnv):
     """epoch(stacked ts) -> (ts, metrics with a leading seed axis); one jitted, donating call."""
-    epoch = train.make_epoch_fn(cfg, loop, venv)
+    epoch = train.make_epoch_fn(cfg, loop, venv.synced(AXIS))
     abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), jax.random.PRNGKey(0))
     spec = axes(abstract)
-    return jax.jit(jax.vmap(epoch, in_axes=(spec,), out_axes=(spec, 0)), donate_argnums=0)
+    vmapped = jax.vmap(epoch, in_axes=(spec,), out_axes=(spec, 0), axis_name=AXIS)
+    return jax.jit(vmapped, donate_argnums=0)
 
 
 def make_evaluate(evaluate):

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from flowrl_mjx import train
+from flowrl_mjx import replay, train
 
 AXIS = "devices"
 
@@ -65,8 +65,11 @@ class Layout:
     def put(self, ts: train.TrainState) -> train.TrainState:
         return jax.device_put(ts, self.shardings)
 
-    def jit_epoch(self, epoch_fn):
-        """The epoch as one jitted, donating call with the state kept in this layout."""
+    def make_epoch(self, cfg, loop, venv):
+        """The epoch as one jitted, donating call with the state kept in this layout. The replay
+        insert is the scatter: partitioned locally, where window writes at a dynamic offset of
+        the split capacity axis make XLA all-gather the whole buffer (seen in the compiled HLO)."""
+        epoch_fn = train.make_epoch_fn(cfg, loop, venv, insert=replay.insert_scatter)
         return jax.jit(epoch_fn, in_shardings=(self.shardings,),
                        out_shardings=(self.shardings, self.replicated),
                        donate_argnums=0)  # fmt: skip

@@ -63,9 +63,9 @@ def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
     return jax.jit(make_epoch_fn(cfg, loop, venv), donate_argnums=0)
 
 
-def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv):
+def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.insert):
     """epoch(ts) -> (ts, metrics): loop.iters_per_epoch fused iterations, metrics averaged.
-    Pure and unjitted, so that seeds.py can vmap it."""
+    Pure and unjitted, so that seeds.py can vmap it; sharding.py passes replay.insert_scatter."""
     nets = make_networks(cfg, venv.observation_size, venv.action_size)
     act = policy.make_policy(cfg, nets)
     learn = update.make_update(cfg, nets)
@@ -85,7 +85,7 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv):
         batch = replay.Transition(obs=obs, action=action, reward=env.reward,
                                   discount=info["discount"], next_obs=info["next_obs"],
                                   valid=info["valid"])  # fmt: skip
-        buf = replay.insert(ts.replay, batch)
+        buf = insert(ts.replay, batch)
         steps = ts.env_steps + n
         learning = steps >= cfg.warmup_steps
         new_agent, metrics = jax.lax.cond(

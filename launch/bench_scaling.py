@@ -118,7 +118,7 @@ def bench_devices(env) -> list:
             epoch = train.make_epoch(cfg, loop, venv)
         else:
             lay = runner.layout(cfg, loop, env, d)
-            epoch, state = lay.jit_epoch(train.make_epoch_fn(cfg, loop, venv)), lay.put(state)
+            epoch, state = lay.make_epoch(cfg, loop, venv), lay.put(state)
         first, t = _median_call(epoch, state)
         rows.append(
             dict(

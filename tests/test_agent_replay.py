@@ -52,10 +52,21 @@ def test_insert_rejects_batch_larger_than_capacity():
         replay.insert(replay.init(4, OBS, ACT), _batch(np.arange(5)))
 
 
+def _capacity_ops(hlo: str, shape: str) -> list:
+    """(op, line) of every compiled instruction whose result has the given dims."""
+    ops = []
+    for line in hlo.splitlines():
+        shape_op = re.match(r"\s*(ROOT )?%\S+ = (.*?) (\S+?)\(", line)
+        if shape_op and re.search(rf"\[{shape}[,\]]", shape_op.group(2)):
+            ops.append((shape_op.group(3), line))
+    return ops
+
+
 def test_insert_touches_only_batch_rows():
-    """O(batch): in the jaxpr, every capacity-sized result is a scatter; in the compiled (donated)
-    program, every capacity-sized instruction is a parameter, an in-place scatter or the output
-    tuple, and the buffers alias the outputs: no copy, roll, or elementwise pass over the ring."""
+    """O(batch): in the jaxpr, every capacity-sized result is a dynamic_update_slice; in the
+    compiled (donated) program every capacity-sized instruction is a parameter, an in-place
+    dynamic-update-slice or the output tuple, and the buffers alias the outputs: no copy, roll,
+    scatter or elementwise pass over the ring."""
     cap = 7919  # prime, so no other dimension coincides with it
     state, batch = replay.init(cap, OBS, ACT), _batch(np.arange(37))
     jaxpr = jax.make_jaxpr(replay.insert)(state, batch).jaxpr
@@ -64,15 +75,30 @@ def test_insert_touches_only_batch_rows():
         for e in jaxpr.eqns
         if any(cap in getattr(v.aval, "shape", ()) for v in e.outvars)
     ]
-    assert big and set(big) == {"scatter"}, big
+    assert big and set(big) == {"dynamic_update_slice"}, big
     hlo = jax.jit(replay.insert, donate_argnums=0).lower(state, batch).compile().as_text()
-    entry = hlo[hlo.index("\nENTRY") :]
-    for line in entry.splitlines()[1:]:
-        shape_op = re.match(r"\s*(ROOT )?%\S+ = (.*?) (\S+?)\(", line)
-        if shape_op and re.search(rf"\[{cap}[,\]]", shape_op.group(2)):
-            op = shape_op.group(3)
-            assert op in ("parameter", "tuple", "bitcast") or "scatter" in line, line
+    for op, line in _capacity_ops(hlo, cap):
+        assert op in ("parameter", "tuple", "bitcast") or "dynamic-update-slice" in line, line
     assert "input_output_alias" in hlo
+
+
+def test_insert_under_seed_vmap_stays_in_place():
+    """Several seeds (vmap over the buffers, shared insert position, as flowrl_mjx.seeds does): the
+    seed axis stays in front, no capacity-sized transpose or copy (a scatter would make two)."""
+    cap, seeds = 7919, 3
+    one = replay.init(cap, OBS, ACT)
+    data = jax.tree.map(lambda x: jnp.stack([x] * seeds), one.data)
+    state = one.replace(data=data)
+    axes = replay.ReplayState(data=0, insert_pos=None, size=None)
+    batch = jax.tree.map(lambda x: jnp.stack([x + s for s in range(seeds)]), _batch(np.arange(37)))
+    insert = jax.jit(jax.vmap(replay.insert, (axes, 0), axes), donate_argnums=0)
+    hlo = insert.lower(state, batch).compile().as_text()
+    ops = _capacity_ops(hlo, f"{seeds},{cap}")
+    assert ops and not [line for op, line in ops if op in ("copy", "transpose", "scatter")], ops
+    out = insert(state, batch)
+    np.testing.assert_array_equal(
+        np.asarray(out.data.reward[:, :37]), np.arange(37) + np.arange(seeds)[:, None]
+    )
 
 
 def test_sample_only_from_filled_part():

@@ -9,18 +9,12 @@ import pytest
 
 import flowrl_mjx
 from flowrl_mjx import checkpoint, run_dir, runner, train
-from tests.tiny import CFG, LOOP, PER_EPOCH, TASK, programs
+from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, programs, train_run
 from tests.tiny import env as _env
 
 
 def _train(path, epochs, resume=False):
-    env = _env()
-    settings = dict(task=TASK, seed=3, preset="test", total_env_steps=epochs * PER_EPOCH,
-                    obs_size=env.observation_size, action_size=env.action_size,
-                    config=CFG.__dict__, loop=LOOP.__dict__)  # fmt: skip
-    out = run_dir.prepare(str(path), TASK, 3, resume)
-    runner.run(settings, CFG, LOOP, env, out, resume, checkpoint_every=1, eval_every=1)
-    return [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    return metrics(train_run(path, epochs, resume=resume))
 
 
 def _strip(row):

@@ -9,24 +9,8 @@ import pytest
 
 import flowrl_mjx
 from flowrl_mjx import checkpoint, run_dir, runner, seeds, train
-from tests.tiny import CFG, LOOP, PER_EPOCH, TASK
+from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, train_run
 from tests.tiny import env as _env
-
-
-def _train(path, epochs, seed, num_seeds, resume=False):
-    env = _env()
-    settings = dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
-                    num_seeds=num_seeds, obs_size=env.observation_size,
-                    action_size=env.action_size, config=CFG.__dict__,
-                    loop=LOOP.__dict__)  # fmt: skip
-    out = run_dir.prepare(str(path), TASK, seed, resume)
-    runner.run(settings, CFG, LOOP, env, out, resume, checkpoint_every=1, eval_every=1)
-    return out
-
-
-def _rows(path):
-    with open(os.path.join(path, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
 
 
 def _close(a, b, what):
@@ -37,14 +21,14 @@ def _close(a, b, what):
 
 
 def test_seeds_equal_separate_runs_and_resume(tmp_path):
-    single = {s: _rows(_train(tmp_path / f"single{s}", 2, s, 1)) for s in (3, 4)}
-    out = _train(tmp_path / "group", 1, 3, 2)
+    single = {s: metrics(train_run(tmp_path / f"single{s}", 2, seed=s)) for s in (3, 4)}
+    out = train_run(tmp_path / "group", 1, seed=3, num_seeds=2)
     compiled = runner.programs(CFG, LOOP, _env(), 2)[1]._cache_size()
-    _train(tmp_path / "group", 2, 3, 2, resume=True)
+    train_run(tmp_path / "group", 2, seed=3, num_seeds=2, resume=True)
     assert runner.programs(CFG, LOOP, _env(), 2)[1]._cache_size() == compiled == 1
     for s in (3, 4):
         member = os.path.join(out, f"seed_{s}")
-        rows = _rows(member)
+        rows = metrics(member)
         assert [r["env_steps"] for r in rows] == [PER_EPOCH, 2 * PER_EPOCH]
         _close(single[s], rows, f"seed {s}")
         assert run_dir.load_settings(member)["seed"] == s  # each member is a complete run dir

@@ -60,3 +60,31 @@ def test_nan_physics_is_reset_masked_and_counted():
     assert np.all(np.isfinite(np.asarray(first.pipeline_state.qvel)))
     assert float(first.reward[1]) == 0.0
     np.testing.assert_array_equal(np.asarray(states[1].info["valid"]), 1)
+
+
+def _conds(jaxpr) -> int:
+    count = 0
+    for eqn in jaxpr.eqns:
+        count += eqn.primitive.name == "cond"
+        for sub in jax.core.jaxprs_in_params(eqn.params):
+            count += _conds(sub)
+    return count
+
+
+def test_reset_switch_stays_a_cond_under_a_seed_vmap():
+    """Several seeds vmap the VecEnv; synced over their axis the auto-reset is still computed only
+    when some env ended (a cond), and each seed's states equal its own unvmapped run."""
+    venv, reset, step = _setup()
+    seeds = [reset(jax.random.PRNGKey(s)) for s in (1, 2)]
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *seeds)
+    action = jnp.zeros((venv.num_envs, venv.action_size))
+    plain = jax.vmap(venv.step, (0, None))
+    tied = jax.vmap(venv.synced("seed").step, (0, None), axis_name="seed")
+    conds = [_conds(jax.make_jaxpr(f)(stacked, action).jaxpr) for f in (plain, tied)]
+    assert conds[1] == conds[0] + 1, conds  # unsynced, the reset switch became a select
+    tied = jax.jit(tied)
+    for _ in range(EPISODE + 1):  # through one auto-reset
+        stacked, seeds = tied(stacked, action), [step(s, action) for s in seeds]
+    for i, one in enumerate(seeds):
+        for x, y in zip(jax.tree.leaves(stacked), jax.tree.leaves(one), strict=True):
+            np.testing.assert_array_equal(np.asarray(x[i]), np.asarray(y))

@@ -1,9 +1,11 @@
 """The small training setup shared by the training-program tests (one compile per process)."""
 
 import functools
+import json
+import os
 
 import envs
-from flowrl_mjx import runner, train
+from flowrl_mjx import run_dir, runner, train
 from flowrl_mjx.config import Config
 
 TASK = "cartpole_balance"
@@ -21,3 +23,20 @@ def env():
 def programs():
     """(VecEnv, jitted epoch, jitted evaluate), shared with the runner's own cache."""
     return runner.programs(CFG, LOOP, env())
+
+
+def train_run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1) -> str:
+    """A tiny training run through runner.run (checkpoint and eval every epoch); its run dir."""
+    settings = dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
+                    num_seeds=num_seeds, num_devices=num_devices,
+                    obs_size=env().observation_size, action_size=env().action_size,
+                    config=CFG.__dict__, loop=LOOP.__dict__)  # fmt: skip
+    out = run_dir.prepare(str(path), TASK, seed, resume)
+    runner.run(settings, CFG, LOOP, env(), out, resume, checkpoint_every=1, eval_every=1)
+    return out
+
+
+def metrics(out) -> list:
+    """The rows of a run dir's metrics.jsonl."""
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
