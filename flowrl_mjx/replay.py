@@ -2,9 +2,9 @@
 
 Entries [0, size) are filled; the next insert starts at `insert_pos`, wrapping to 0 at capacity,
 so once full the oldest entries are overwritten first. Insert writes the batch at positions
-(insert_pos + i) % capacity with two window writes of B slots (dynamic slices): no scatter, roll
-or copy of the buffer (it must be donated to, or carried through, the jitted program to be in
-place), so the cost of an insert does not depend on the capacity.
+(insert_pos + i) % capacity: one dynamic-slice write, or a scatter when the batch wraps; no roll or
+copy of the buffer (it must be donated to, or carried through, the jitted program -- the scan of
+the training epoch -- to be in place), so an insert costs the same at any capacity.
 
 Invalid transitions: every slot starts with valid = 0, and a producer may insert valid = 0 (for
 example a NaN-guarded env step). They may be sampled; the losses mask them out (losses.masked_mean),
@@ -56,51 +56,41 @@ def init(capacity: int, obs_size: int, action_size: int) -> ReplayState:
 
 def insert(state: ReplayState, batch: Transition) -> ReplayState:
     """Writes batch (leading axis B <= capacity, static) at the ring positions after insert_pos."""
-    cap = capacity(state)
-    n = batch.reward.shape[0]
+    cap, n = capacity(state), batch.reward.shape[0]
     if n > cap:
         raise ValueError(f"insert batch {n} exceeds replay capacity {cap}")
-    # Two windows of n slots cover every written slot, wrapped or not: one ending at insert_pos + n
-    # or at the ring's end, and [0, n). Each is a dynamic slice read and write (O(n), in place);
-    # not a scatter, which under the seeds' vmap transposes the whole buffer twice per insert.
+    # One contiguous dynamic-slice write unless the batch wraps past the end (then a scatter).
+    # Under the seeds' vmap a scatter moves the seed axis behind the capacity axis (two transposes
+    # of the whole buffer per insert), a dynamic slice does not; insert_pos is shared by the
+    # seeds, so the cond stays a cond there and the scatter runs once per pass over the ring.
     pos = state.insert_pos
-    data = _write_window(state.data, batch, pos, jnp.minimum(pos, cap - n))
-    data = _write_window(data, batch, pos, jnp.zeros_like(pos))
+    data = jax.lax.cond(pos + n <= cap, _write_slice, _write_ring, state.data, batch, pos)
     return ReplayState(data=data, insert_pos=(pos + n) % cap, size=jnp.minimum(state.size + n, cap))
 
 
 def insert_scatter(state: ReplayState, batch: Transition) -> ReplayState:
-    """insert() as one scatter: for a buffer split over devices on its capacity axis, which XLA's
-    SPMD partitioner scatters locally on each device, where a dynamic-slice window write would
-    all-gather the whole buffer (measured in the compiled 2-device program)."""
+    """insert() as one scatter, for a buffer split over devices on its capacity axis: XLA's SPMD
+    partitioner scatters locally on each device, where a dynamic-slice write at a dynamic offset
+    all-gathers the whole buffer (seen in the compiled 2-device program)."""
     cap, n = capacity(state), batch.reward.shape[0]
     if n > cap:
         raise ValueError(f"insert batch {n} exceeds replay capacity {cap}")
-    idx = (state.insert_pos + jnp.arange(n, dtype=jnp.int32)) % cap
+    pos = state.insert_pos
+    data = _write_ring(state.data, batch, pos)
+    return ReplayState(data=data, insert_pos=(pos + n) % cap, size=jnp.minimum(state.size + n, cap))
+
+
+def _write_slice(data: Transition, batch: Transition, pos) -> Transition:
+    put = lambda buf, new: jax.lax.dynamic_update_slice_in_dim(buf, new.astype(buf.dtype), pos, 0)
+    return jax.tree.map(put, data, batch)
+
+
+def _write_ring(data: Transition, batch: Transition, pos) -> Transition:
+    cap, n = data.reward.shape[0], batch.reward.shape[0]
+    idx = (pos + jnp.arange(n, dtype=jnp.int32)) % cap
 
     def put(buf, new):
         return buf.at[idx].set(new.astype(buf.dtype), unique_indices=True, mode="promise_in_bounds")
-
-    return ReplayState(
-        data=jax.tree.map(put, state.data, batch),
-        insert_pos=(state.insert_pos + n) % cap,
-        size=jnp.minimum(state.size + n, cap),
-    )
-
-
-def _write_window(data: Transition, batch: Transition, pos, start) -> Transition:
-    """Slots [start, start + n) after the insert: slot p takes batch[(p - pos) % cap] if that
-    offset is < n (p is one of the batch's ring positions), else keeps its content."""
-    cap, n = data.reward.shape[0], batch.reward.shape[0]
-    offset = (start + jnp.arange(n, dtype=jnp.int32) - pos) % cap
-    take = offset < n
-    rows = jnp.minimum(offset, n - 1)
-
-    def put(buf, new):
-        old = jax.lax.dynamic_slice_in_dim(buf, start, n, 0)
-        mask = take.reshape((n,) + (1,) * (buf.ndim - 1))
-        window = jnp.where(mask, jnp.take(new, rows, axis=0).astype(buf.dtype), old)
-        return jax.lax.dynamic_update_slice_in_dim(buf, window, start, 0)
 
     return jax.tree.map(put, data, batch)
 

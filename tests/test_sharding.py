@@ -24,8 +24,10 @@ def _actor(path):
 def test_two_devices_train_like_one(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     two = str(tmp_path / "two")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.sharded_check", two, str(EPOCHS)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "tests.sharded_check", two, str(EPOCHS)]
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     one = train_run(tmp_path / "one", EPOCHS, seed=5)  # meanwhile, the 1-device reference here
     stdout, stderr = proc.communicate(timeout=540)
     assert proc.returncode == 0, stderr[-3000:]
