@@ -2,9 +2,9 @@
 
     python -m launch.bench_envs [--tasks cheetah_run,walker_run] [--batch_sizes 1,64,1024,4096]
 
-Writes results/bench_envs_<platform>.json and results/bench_envs_<platform>.md. MJX timings are of
-one jitted, vmapped control step (actions random, with the auto-reset wrapper off), after compile;
-"physics steps/s" = control steps/s x substeps. Native: mujoco.mj_step in a Python loop over one
+Writes results/bench_envs_<platform><tag>.json and .md (rewritten after every task, so a stopped
+run keeps what it measured). MJX timings are of one jitted, vmapped control step (actions random,
+with the auto-reset wrapper off), after compile; "physics steps/s" = control steps/s x substeps. Native: mujoco.mj_step in a Python loop over one
 env, the same model and substeps, on one core.
 """
 
@@ -25,6 +25,7 @@ flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
 flags.DEFINE_list("batch_sizes", ["1", "64", "1024", "4096"], "env counts")
 flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compile")
 flags.DEFINE_string("out", "results", "output folder")
+flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 FLAGS = flags.FLAGS
 
 
@@ -62,7 +63,7 @@ def main(_):
     info = machine_info()
     tasks = envs.names() if FLAGS.tasks == ["all"] else FLAGS.tasks
     rows = []
-    for name in tasks:
+    for i, name in enumerate(tasks):
         env = envs.load(name)
         native = bench_native(env)
         for n in map(int, FLAGS.batch_sizes):
@@ -70,13 +71,18 @@ def main(_):
                        **bench_mjx(env, n))  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
+        write(info, rows, done=i + 1, total=len(tasks))  # a stopped run keeps what it measured
+
+
+def write(info, rows, done: int, total: int) -> None:
     os.makedirs(FLAGS.out, exist_ok=True)
-    stem = os.path.join(FLAGS.out, f"bench_envs_{info['platform']}")
+    stem = os.path.join(FLAGS.out, f"bench_envs_{info['platform']}{FLAGS.tag}")
     with open(stem + ".json", "w") as f:
-        json.dump(dict(machine=info, rows=rows), f, indent=1)
+        json.dump(dict(machine=info, tasks_done=done, tasks_total=total, rows=rows), f, indent=1)
+    partial = "" if done == total else f"\n**Partial: {done} of {total} tasks measured.**\n"
     lines = [
         "# Env-only speed\n",
-        header(info),
+        header(info) + partial,
         "\n| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
         "| native MuJoCo control steps/s (1 core) | MJX / native |",
         "|---|---:|" + "---:|" * 6,
