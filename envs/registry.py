@@ -52,8 +52,10 @@ def unsupported() -> dict:
 
 
 def names() -> list:
-    """Sorted task names, dm_control's domain and task joined by '_'."""
-    return sorted(_table())
+    """Task names (dm_control's domain and task joined by '_'): PAPER_TASKS first, then the rest
+    sorted."""
+    table = _table()
+    return [t for t in PAPER_TASKS if t in table] + sorted(set(table) - set(PAPER_TASKS))
 
 
 def get_class(name: str):

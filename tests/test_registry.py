@@ -1,0 +1,27 @@
+"""The task list: every dm_control suite task offered or explained, paper tasks first."""
+
+import pytest
+from dm_control import suite
+
+import envs
+
+
+def test_every_dm_control_task_is_offered_or_explained():
+    offered, missing = set(envs.names()), envs.unsupported()
+    for domain, task in suite.ALL_TASKS:
+        name = f"{domain}_{task}"
+        assert (name in offered) != (name in missing), name  # exactly one of the two
+        if name in missing:
+            assert len(missing[name]) > 20, name  # a reason, not a placeholder
+    assert len(envs.names()) == len(set(envs.names()))
+
+
+def test_paper_tasks_come_first():
+    assert tuple(envs.names()[: len(envs.PAPER_TASKS)]) == envs.PAPER_TASKS
+    rest = envs.names()[len(envs.PAPER_TASKS) :]
+    assert rest == sorted(rest)
+
+
+def test_unknown_task_names_the_closest():
+    with pytest.raises(ValueError, match="cheetah_run"):
+        envs.load("cheetah_rnu")
