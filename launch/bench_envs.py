@@ -1,11 +1,12 @@
 """Env-only speed: MJX control steps/s per task and batch size, against native MuJoCo on one core.
 
-    python -m launch.bench_envs [--tasks cheetah_run,walker_run] [--batch_sizes 1,64,1024,4096]
+    python -m launch.bench_envs [--tasks all] [--batch_sizes 1,64,1024,4096] [--skip_done]
 
-Writes results/bench_envs_<platform><tag>.json and .md (rewritten after every task, so a stopped
-run keeps what it measured). MJX timings are of one jitted, vmapped control step (actions random,
-with the auto-reset wrapper off), after compile; "physics steps/s" = control steps/s x substeps. Native: mujoco.mj_step in a Python loop over one
-env, the same model and substeps, on one core.
+Writes results/bench_envs_<platform><tag>.json and .md, rewritten after every task (a stopped run
+keeps what it measured; `--skip_done` continues it). MJX timings are of one jitted, vmapped control
+step (actions random, with the auto-reset wrapper off), after compile; "physics steps/s" = control
+steps/s x substeps. Native: mujoco.mj_step in a Python loop over one env, the same model and
+substeps, on one core.
 """
 
 import json
@@ -25,6 +26,7 @@ flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
 flags.DEFINE_list("batch_sizes", ["1", "64", "1024", "4096"], "env counts")
 flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compile")
 flags.DEFINE_string("out", "results", "output folder")
+flags.DEFINE_bool("skip_done", False, "keep the rows already in the output JSON, measure the rest")
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 FLAGS = flags.FLAGS
 
@@ -62,8 +64,11 @@ def bench_native(env) -> float:
 def main(_):
     info = machine_info()
     tasks = envs.names() if FLAGS.tasks == ["all"] else FLAGS.tasks
-    rows = []
-    for i, name in enumerate(tasks):
+    rows = _saved_rows(info) if FLAGS.skip_done else []
+    done = {r["task"] for r in rows}
+    for name in tasks:
+        if name in done:
+            continue
         env = envs.load(name)
         native = bench_native(env)
         for n in map(int, FLAGS.batch_sizes):
@@ -71,12 +76,24 @@ def main(_):
                        **bench_mjx(env, n))  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
-        write(info, rows, done=i + 1, total=len(tasks))  # a stopped run keeps what it measured
+        # after each task, so that a stopped run keeps what it measured
+        write(info, rows, done=len({r["task"] for r in rows}), total=len(tasks))
+
+
+def _stem(info) -> str:
+    return os.path.join(FLAGS.out, f"bench_envs_{info['platform']}{FLAGS.tag}")
+
+
+def _saved_rows(info) -> list:
+    if not os.path.exists(_stem(info) + ".json"):
+        return []
+    with open(_stem(info) + ".json") as f:
+        return json.load(f)["rows"]
 
 
 def write(info, rows, done: int, total: int) -> None:
     os.makedirs(FLAGS.out, exist_ok=True)
-    stem = os.path.join(FLAGS.out, f"bench_envs_{info['platform']}{FLAGS.tag}")
+    stem = _stem(info)
     with open(stem + ".json", "w") as f:
         json.dump(dict(machine=info, tasks_done=done, tasks_total=total, rows=rows), f, indent=1)
     partial = "" if done == total else f"\n**Partial: {done} of {total} tasks measured.**\n"
