@@ -13,29 +13,35 @@ import jax.numpy as jnp
 from flowrl_mjx import policy
 
 
+def episode_returns(env, act, key, num_envs: int, episode_length: int):
+    """(returns, nonfinite count) of num_envs episodes; act(obs, key) -> actions."""
+    key_reset, key_act = jax.random.split(key)
+    state = jax.vmap(env.reset)(jax.random.split(key_reset, num_envs))
+    step = jax.vmap(env.step)
+
+    def body(carry, k):
+        state, total, alive, bad = carry
+        state = step(state, act(state.obs, k))
+        finite = jnp.isfinite(state.reward) & jnp.all(jnp.isfinite(state.obs), axis=-1)
+        total = total + jnp.where(alive & finite, state.reward, 0.0)
+        bad = bad | (alive & ~finite)
+        alive = alive & finite & (state.done == 0)
+        return (state, total, alive, bad), None
+
+    zeros, ones = jnp.zeros(num_envs), jnp.ones(num_envs, bool)
+    carry = (state, zeros, ones, jnp.zeros(num_envs, bool))
+    keys = jax.random.split(key_act, episode_length)
+    (_, total, _, bad), _ = jax.lax.scan(body, carry, keys)
+    return total, jnp.sum(bad)
+
+
 def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
     """evaluate(actor_params, key) -> metrics dict (means and stds over num_envs episodes)."""
     act = policy.make_policy(cfg, networks)
-    reset, step = jax.vmap(env.reset), jax.vmap(env.step)
 
     def episode(actor_params, key, deterministic: bool):
-        key_reset, key_act = jax.random.split(key)
-        state = reset(jax.random.split(key_reset, num_envs))
-
-        def body(carry, k):
-            state, total, alive, bad = carry
-            state = step(state, act(actor_params, state.obs, k, deterministic))
-            finite = jnp.isfinite(state.reward) & jnp.all(jnp.isfinite(state.obs), axis=-1)
-            total = total + jnp.where(alive & finite, state.reward, 0.0)
-            bad = bad | (alive & ~finite)
-            alive = alive & finite & (state.done == 0)
-            return (state, total, alive, bad), None
-
-        zeros, ones = jnp.zeros(num_envs), jnp.ones(num_envs, bool)
-        carry = (state, zeros, ones, jnp.zeros(num_envs, bool))
-        keys = jax.random.split(key_act, episode_length)
-        (_, total, _, bad), _ = jax.lax.scan(body, carry, keys)
-        return total, jnp.sum(bad)
+        policy_fn = lambda obs, k: act(actor_params, obs, k, deterministic)  # noqa: E731
+        return episode_returns(env, policy_fn, key, num_envs, episode_length)
 
     def evaluate(actor_params, key):
         key_det, key_sto = jax.random.split(key)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from flowrl_mjx import runner, train
+from flowrl_mjx import evaluation, runner, train
 from flowrl_mjx.config import Config
 
 EPISODE = 250
@@ -20,15 +20,11 @@ LOOP = train.LoopConfig(num_envs=8, iters_per_epoch=125, num_eval_envs=8)
 
 
 def _random_policy_return(env, key, n: int = 8):
-    reset, step = jax.vmap(env.reset), jax.vmap(env.step)
+    def act(obs, k):
+        return jax.random.uniform(k, (n, env.action_size), minval=-1.0, maxval=1.0)
 
-    def body(state, k):
-        action = jax.random.uniform(k, (n, env.action_size), minval=-1.0, maxval=1.0)
-        state = step(state, action)
-        return state, state.reward
-
-    _, rewards = jax.lax.scan(body, reset(jax.random.split(key, n)), jax.random.split(key, EPISODE))
-    return float(jnp.mean(jnp.sum(rewards, axis=0)))
+    returns, _ = evaluation.episode_returns(env, act, key, n, EPISODE)
+    return float(jnp.mean(returns))
 
 
 def test_returns_rise_well_above_random_on_cartpole_balance():
