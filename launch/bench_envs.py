@@ -27,17 +27,18 @@ flags.DEFINE_list("batch_sizes", ["1", "64", "1024", "4096"], "env counts")
 flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compile")
 flags.DEFINE_string("out", "results", "output folder")
 flags.DEFINE_bool("skip_done", False, "keep the rows already in the output JSON, measure the rest")
+flags.DEFINE_float("max_call_s", 60.0, "skip a batch size whose one call would take longer")
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 FLAGS = flags.FLAGS
 
 
 def bench_mjx(env, n: int) -> dict:
-    step = jax.jit(jax.vmap(env.step))
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
     action = jax.random.uniform(jax.random.PRNGKey(1), (n, env.action_size), minval=-1, maxval=1)
     t0 = time.perf_counter()
-    state = jax.block_until_ready(step(state, action))
+    step = jax.jit(jax.vmap(env.step)).lower(state, action).compile()
     compile_s = time.perf_counter() - t0
+    state = jax.block_until_ready(step(state, action))  # warm-up call, not timed
     iters, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < FLAGS.seconds or iters < 2:
         state = step(state, action)
@@ -45,7 +46,23 @@ def bench_mjx(env, n: int) -> dict:
     jax.block_until_ready(state)
     sps = iters * n / (time.perf_counter() - t0)
     return dict(batch=n, compile_s=compile_s, control_sps=sps, physics_sps=sps * env.n_substeps,
-                finite=bool(jnp.all(jnp.isfinite(state.obs))))  # fmt: skip
+                finite=bool(jnp.all(jnp.isfinite(state.obs))),
+                measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
+
+
+def bench_task(env, sizes) -> list:
+    """Rows for one task; a batch whose call would take over --max_call_s (extrapolated linearly
+    from the last measured batch) is recorded as skipped instead of measured."""
+    rows, per_env_s = [], None
+    base = dict(task=env.name, substeps=env.n_substeps, native_control_sps=bench_native(env))
+    for n in sizes:
+        if per_env_s is not None and per_env_s * n > FLAGS.max_call_s:
+            rows.append(dict(base, batch=n, skipped=f"~{per_env_s * n:.3g} s per call"))
+        else:
+            rows.append(dict(base, **bench_mjx(env, n)))
+            per_env_s = 1.0 / rows[-1]["control_sps"]
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def bench_native(env) -> float:
@@ -69,13 +86,7 @@ def main(_):
     for name in tasks:
         if name in done:
             continue
-        env = envs.load(name)
-        native = bench_native(env)
-        for n in map(int, FLAGS.batch_sizes):
-            row = dict(task=name, substeps=env.n_substeps, native_control_sps=native,
-                       **bench_mjx(env, n))  # fmt: skip
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        rows += bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)))
         # after each task, so that a stopped run keeps what it measured
         write(info, rows, done=len({r["task"] for r in rows}), total=len(tasks))
 
@@ -97,21 +108,33 @@ def write(info, rows, done: int, total: int) -> None:
     with open(stem + ".json", "w") as f:
         json.dump(dict(machine=info, tasks_done=done, tasks_total=total, rows=rows), f, indent=1)
     partial = "" if done == total else f"\n**Partial: {done} of {total} tasks measured.**\n"
+    when = sorted(r["measured"] for r in rows if "measured" in r)
+    timed = [r for r in rows if "skipped" not in r]
+    older = " (older rows carry no time)" if len(when) < len(timed) else ""
+    span = f"\nRows measured {when[0]} to {when[-1]}{older}.\n" if when else ""
     lines = [
         "# Env-only speed\n",
-        header(info) + partial,
-        "\n| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
+        header(info) + partial + span,
+        "Compile s: lower + compile of the vmapped step (the first call is run untimed after it). "
+        f"A batch whose one call would exceed {FLAGS.max_call_s:g} s (extrapolated from "
+        "the previous batch) is skipped.\n",
+        "| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
         "| native MuJoCo control steps/s (1 core) | MJX / native |",
         "|---|---:|" + "---:|" * 6,
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['task']} | {r['substeps']} | {r['batch']} | {r['compile_s']:.1f} | "
-            f"{r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
-            f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |"
-        )
+    lines += [_row(r) for r in rows]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def _row(r) -> str:
+    head = f"| {r['task']} | {r['substeps']} | {r['batch']} |"
+    if "skipped" in r:
+        return head + f" skipped: {r['skipped']} | | | {r['native_control_sps']:,.0f} | |"
+    return head + (
+        f" {r['compile_s']:.1f} | {r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
+        f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |"
+    )
 
 
 if __name__ == "__main__":
