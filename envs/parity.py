@@ -7,13 +7,13 @@ States come from dm_control rollouts with uniform random actions; each is copied
 import dataclasses
 import functools
 
-import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
 from mujoco import mjx
 
 from envs import dmc
+from flowrl_mjx import jax_setup
 
 
 @dataclasses.dataclass
@@ -94,4 +94,4 @@ def step_from(env, rec: DMStep, action: np.ndarray, n: int = 1):
 
 @functools.cache
 def _jit_step(env):
-    return jax.jit(env.physics_step)
+    return jax_setup.jit_single_env(env.physics_step)

@@ -1,13 +1,31 @@
-"""Process-wide JAX settings, applied on import of `envs` and `flowrl_mjx`.
+"""Process-wide JAX settings, applied on import of `envs` and `flowrl_mjx`, and compile options.
 
-On CPU, jax's asynchronous dispatch can leave a process idle forever once one jitted MJX step is
-compiled for a third batch size (seen with jax 0.10.2 on 2 cores, DESIGN.md s6); synchronous
-dispatch avoids it at no measurable cost for our large fused programs. The regression test is
-tests/test_jax_setup.py.
+- On CPU, jax's asynchronous dispatch can leave a process idle forever once one jitted MJX step is
+  compiled for a third batch size (seen with jax 0.10.2 on 2 cores, DESIGN.md s6); synchronous
+  dispatch avoids it at no measurable cost for our large fused programs.
+- XLA:CPU's fusion emitters (on by default in jax 0.8) make MJX kinematics of a large model run
+  thousands of times slower when one env (no batch axis, or a batch of one) is stepped inside a
+  loop: humanoid_CMU's control step (a loop over physics steps) took ~40 s instead of
+  milliseconds, dog's vmapped step at one env minutes instead of 0.06 s (2 cores, 2026-11-24).
+  Batches of 2 or more were not affected, and turning the emitters off for the whole process
+  halved update throughput (results/perf_changes.md), so only single-env programs (the parity
+  harness) compile without them, through `jit_single_env`.
+
+The regression tests are in tests/test_jax_setup.py.
 """
 
 import jax
 
+# Compile options of single-env programs on CPU (see above).
+SINGLE_ENV_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
 
 def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
+
+
+def jit_single_env(fn, **kwargs):
+    """jax.jit for a program that steps one env in a loop: on CPU, without fusion emitters."""
+    if jax.default_backend() == "cpu":
+        kwargs["compiler_options"] = SINGLE_ENV_CPU_OPTIONS
+    return jax.jit(fn, **kwargs)

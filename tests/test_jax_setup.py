@@ -1,4 +1,6 @@
-"""Regression: one jitted MJX step compiled for three batch sizes in one process must finish.
+"""Regressions of flowrl_mjx.jax_setup: a third batch size must compile without hanging, and MJX
+kinematics inside a vmapped loop must run at normal speed
+(compiled through jax_setup.jit_single_env).
 
 jax 0.10.2 on a 2-core CPU hung forever at the third size (DESIGN.md s6); flowrl_mjx.jax_setup
 applies the fix on import. Run in a subprocess so a hang is a failure, not a stuck suite.
@@ -26,5 +28,31 @@ SCRIPT = textwrap.dedent("""
 def test_third_batch_size_compiles_without_hanging():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          timeout=400)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("done")
+
+
+LOOP_SCRIPT = textwrap.dedent("""
+    import jax, jax.numpy as jnp
+    import envs
+    from mujoco import mjx
+    from mujoco.mjx._src import smooth
+    from flowrl_mjx import jax_setup
+    env = envs.load("humanoid_CMU_stand")
+    kin = jax.vmap(lambda d: smooth.kinematics(env.mjx_model, d))
+    # one env (the shape that showed it), in a random pose
+    d = jax.vmap(lambda _: mjx.make_data(env.mjx_model))(jnp.arange(1))
+    d = d.replace(qpos=d.qpos + 0.1 * jax.random.normal(jax.random.PRNGKey(0), d.qpos.shape))
+    loop = jax_setup.jit_single_env(
+        lambda d: jax.lax.scan(lambda c, _: (kin(c), None), d, None, length=10)[0])
+    jax.block_until_ready(loop(d))
+    print("done")
+""")
+
+
+def test_mjx_kinematics_in_a_vmapped_loop_is_not_pathological():
+    """With XLA:CPU's fusion emitters these 10 passes did not end within 60 s; without: ms each."""
+    out = subprocess.run([sys.executable, "-c", LOOP_SCRIPT], capture_output=True, text=True,
+                         timeout=150)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("done")
