@@ -25,11 +25,16 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_third_batch_size_compiles_without_hanging():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         timeout=400)  # fmt: skip
+def _finishes(script: str, timeout: float) -> None:
+    """Runs `script` in a fresh process: it must end, cleanly, within `timeout` seconds."""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=timeout)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("done")
+
+
+def test_third_batch_size_compiles_without_hanging():
+    _finishes(SCRIPT, timeout=400)
 
 
 LOOP_SCRIPT = textwrap.dedent("""
@@ -52,7 +57,4 @@ LOOP_SCRIPT = textwrap.dedent("""
 
 def test_mjx_kinematics_in_a_vmapped_loop_is_not_pathological():
     """With XLA:CPU's fusion emitters these 10 passes did not end within 60 s; without: ms each."""
-    out = subprocess.run([sys.executable, "-c", LOOP_SCRIPT], capture_output=True, text=True,
-                         timeout=150)  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("done")
+    _finishes(LOOP_SCRIPT, timeout=150)
