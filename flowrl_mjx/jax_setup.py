@@ -7,9 +7,10 @@
   thousands of times slower when one env (no batch axis, or a batch of one) is stepped inside a
   loop: humanoid_CMU's control step (a loop over physics steps) took ~40 s instead of
   milliseconds, dog's vmapped step at one env minutes instead of 0.06 s (2 cores, 2026-11-24).
-  Batches of 2 or more were not affected, and turning the emitters off for the whole process
-  halved update throughput (results/perf_changes.md), so only single-env programs (the parity
-  harness) compile without them, through `jit_single_env`.
+  humanoid_CMU's kinematics loop at a batch of 2 ran at normal speed (larger batches of dog were
+  not tried), and turning the emitters off for the whole process halved update throughput
+  (results/perf_changes.md), so only single-env programs (the parity harness) compile without
+  them, through `jit_single_env`.
 
 The regression tests are in tests/test_jax_setup.py.
 """
