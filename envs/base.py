@@ -7,7 +7,7 @@ order, overrides, and the brax `Env` interface (so brax.training agents run on i
 """
 
 import collections
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,9 @@ class DMCEnv(BraxEnv):
     task_overrides: ClassVar[dict] = {}  # extra overrides: name -> doc (defaults in __init__)
     # Max |obs difference| after one control step from dm_control's state (parity test + report).
     step_tolerance: ClassVar[float] = 1e-4
+    # The same for the step from a reset state, where it differs (None: step_tolerance), with
+    # its measured reason where it is set.
+    reset_step_tolerance: ClassVar[Optional[float]] = None
 
     def __init__(
         self,

@@ -16,6 +16,10 @@ from envs import dmc
 from flowrl_mjx import jax_setup
 
 
+# Rollout states the one-step checks start from; 0 is dm_control's reset state.
+ONE_STEP_STARTS = (0, 5, 15)
+
+
 @dataclasses.dataclass
 class DMStep:
     data: mujoco.MjData  # full copy of dm_control's MjData after the step (or reset)
@@ -95,3 +99,16 @@ def step_from(env, rec: DMStep, action: np.ndarray, n: int = 1):
 @functools.cache
 def _jit_step(env):
     return jax_setup.jit_single_env(env.physics_step)
+
+
+def step_tolerance(env, start: int) -> float:
+    """The task's one-step tolerance from rollout state `start` (0: the reset state)."""
+    if start == 0 and env.reset_step_tolerance is not None:
+        return env.reset_step_tolerance
+    return env.step_tolerance
+
+
+def one_step_error(env, recs, start: int) -> float:
+    """Max |obs difference| one control step after dm_control's state `recs[start]`."""
+    _, obs = step_from(env, recs[start], recs[start + 1].action)
+    return float(np.max(np.abs(obs[0] - recs[start + 1].obs)))

@@ -40,14 +40,15 @@ def eval_dm_control(task: str, act, episodes: int, seed: int, episode_length: in
 
 
 @functools.lru_cache(maxsize=2)
-def _mjx_programs(task: str, episode_length: int):
+def _mjx_programs(task: str, episode_length: int, episodes: int):
     """Jitted batch reset and step of our MJX task, compiled once for both action modes."""
     import jax
 
     import envs
+    from flowrl_mjx.jax_setup import jit_env
 
     env = envs.load(task, episode_length=episode_length)
-    return jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
+    return jit_env(jax.vmap(env.reset), episodes), jit_env(jax.vmap(env.step), episodes)
 
 
 def eval_mjx(task: str, act, episodes: int, seed: int, episode_length: int) -> dict:
@@ -55,7 +56,7 @@ def eval_mjx(task: str, act, episodes: int, seed: int, episode_length: int) -> d
     import jax
     import jax.numpy as jnp
 
-    reset, step = _mjx_programs(task, episode_length)
+    reset, step = _mjx_programs(task, episode_length, episodes)
     state = reset(jax.random.split(jax.random.PRNGKey(seed), episodes))
     total = np.zeros(episodes)
     alive, bad = np.ones(episodes, bool), np.zeros(episodes, bool)

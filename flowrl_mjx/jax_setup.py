@@ -7,10 +7,12 @@
   thousands of times slower when one env (no batch axis, or a batch of one) is stepped inside a
   loop: humanoid_CMU's control step (a loop over physics steps) took ~40 s instead of
   milliseconds, dog's vmapped step at one env minutes instead of 0.06 s (2 cores, 2026-11-24).
-  humanoid_CMU's kinematics loop at a batch of 2 ran at normal speed (larger batches of dog were
-  not tried), and turning the emitters off for the whole process halved update throughput
-  (results/perf_changes.md), so only single-env programs (the parity harness) compile without
-  them, through `jit_single_env`.
+  humanoid_CMU's kinematics loop at a batch of 2 ran at normal speed. Turning the emitters off
+  for the whole process halved update throughput, and env-only steps at 64 and 1024 envs ran
+  5-30% slower without them while one env ran as fast (cheetah, walker, humanoid;
+  results/perf_changes.md). So only programs of one env compile without them: `jit_env` picks the
+  options from the env count (evaluation, bench_envs), `jit_single_env` is the unbatched case
+  (the parity harness).
 
 The regression tests are in tests/test_jax_setup.py.
 """
@@ -30,3 +32,8 @@ def jit_single_env(fn, **kwargs):
     if jax.default_backend() == "cpu":
         kwargs["compiler_options"] = SINGLE_ENV_CPU_OPTIONS
     return jax.jit(fn, **kwargs)
+
+
+def jit_env(fn, num_envs: int, **kwargs):
+    """jax.jit for a program stepping `num_envs` envs: `jit_single_env` when there is one."""
+    return jit_single_env(fn, **kwargs) if num_envs == 1 else jax.jit(fn, **kwargs)

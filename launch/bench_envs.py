@@ -4,9 +4,10 @@
 
 Writes results/bench_envs_<platform><tag>.json and .md, rewritten after every task (a stopped run
 keeps what it measured; `--skip_done` continues it). MJX timings are of one jitted, vmapped control
-step (actions random, with the auto-reset wrapper off), after compile; "physics steps/s" = control
-steps/s x substeps. Native: mujoco.mj_step in a Python loop over one env, the same model and
-substeps, on one core.
+step (actions random, with the auto-reset wrapper off), after compile, compiled as evaluation
+compiles it (`jax_setup.jit_env`: one env without XLA:CPU's fusion emitters, marked in the table;
+rows measured before that change lack the mark); "physics steps/s" = control steps/s x substeps.
+Native: mujoco.mj_step in a Python loop over one env, the same model and substeps, on one core.
 """
 
 import json
@@ -20,6 +21,7 @@ import numpy as np
 from absl import app, flags
 
 import envs
+from flowrl_mjx.jax_setup import jit_env
 from launch.common import header, machine_info
 
 flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
@@ -33,10 +35,10 @@ FLAGS = flags.FLAGS
 
 
 def bench_mjx(env, n: int) -> dict:
-    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    state = jit_env(jax.vmap(env.reset), n)(jax.random.split(jax.random.PRNGKey(0), n))
     action = jax.random.uniform(jax.random.PRNGKey(1), (n, env.action_size), minval=-1, maxval=1)
     t0 = time.perf_counter()
-    step = jax.jit(jax.vmap(env.step)).lower(state, action).compile()
+    step = jit_env(jax.vmap(env.step), n).lower(state, action).compile()
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     state = jax.block_until_ready(step(state, action))  # warm-up call
@@ -54,6 +56,7 @@ def bench_mjx(env, n: int) -> dict:
 def _mjx_row(env, n, compile_s, sps, state, calls) -> dict:
     return dict(batch=n, compile_s=compile_s, control_sps=sps, physics_sps=sps * env.n_substeps,
                 timed_calls=calls, finite=bool(jnp.all(jnp.isfinite(state.obs))),
+                no_fusion_emitters=n == 1 and jax.default_backend() == "cpu",
                 measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
 
 
@@ -125,7 +128,8 @@ def write(info, rows, done: int, total: int) -> None:
         "Compile s: lower + compile of the vmapped step (the first call is run untimed after it, "
         "unless it took over the limit below: then it is the only timed call). "
         f"A batch whose one call would exceed {FLAGS.max_call_s:g} s (extrapolated from "
-        "the previous batch) is skipped.\n",
+        "the previous batch) is skipped. †: compiled without XLA:CPU's fusion emitters "
+        "(`jax_setup.jit_env`, one env).\n",
         "| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
         "| native MuJoCo control steps/s (1 core) | MJX / native |",
         "|---|---:|" + "---:|" * 6,
@@ -139,8 +143,9 @@ def _row(r) -> str:
     head = f"| {r['task']} | {r['substeps']} | {r['batch']} |"
     if "skipped" in r:
         return head + f" skipped: {r['skipped']} | | | {r['native_control_sps']:,.0f} | |"
+    mark = "†" if r.get("no_fusion_emitters") else ""
     return head + (
-        f" {r['compile_s']:.1f} | {r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
+        f" {r['compile_s']:.1f}{mark} | {r['control_sps']:,.0f} | {r['physics_sps']:,.0f} | "
         f"{r['native_control_sps']:,.0f} | {r['control_sps'] / r['native_control_sps']:.2f} |"
     )
 

@@ -1,6 +1,6 @@
 """Regressions of flowrl_mjx.jax_setup: a third batch size must compile without hanging, and MJX
 kinematics inside a vmapped loop must run at normal speed
-(compiled through jax_setup.jit_single_env).
+(compiled through jax_setup.jit_env, which picks the options from the env count).
 
 jax 0.10.2 on a 2-core CPU hung forever at the third size (DESIGN.md s6); flowrl_mjx.jax_setup
 applies the fix on import. Run in a subprocess so a hang is a failure, not a stuck suite.
@@ -9,6 +9,10 @@ applies the fix on import. Run in a subprocess so a hang is a failure, not a stu
 import subprocess
 import sys
 import textwrap
+
+import jax
+
+from flowrl_mjx import jax_setup
 
 SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp
@@ -48,8 +52,8 @@ LOOP_SCRIPT = textwrap.dedent("""
     # one env (the shape that showed it), in a random pose
     d = jax.vmap(lambda _: mjx.make_data(env.mjx_model))(jnp.arange(1))
     d = d.replace(qpos=d.qpos + 0.1 * jax.random.normal(jax.random.PRNGKey(0), d.qpos.shape))
-    loop = jax_setup.jit_single_env(
-        lambda d: jax.lax.scan(lambda c, _: (kin(c), None), d, None, length=10)[0])
+    loop = jax_setup.jit_env(
+        lambda d: jax.lax.scan(lambda c, _: (kin(c), None), d, None, length=10)[0], num_envs=1)
     jax.block_until_ready(loop(d))
     print("done")
 """)
@@ -58,3 +62,17 @@ LOOP_SCRIPT = textwrap.dedent("""
 def test_mjx_kinematics_in_a_vmapped_loop_is_not_pathological():
     """With XLA:CPU's fusion emitters these 10 passes did not end within 60 s; without: ms each."""
     _finishes(LOOP_SCRIPT, timeout=150)
+
+
+def test_jit_env_drops_fusion_emitters_only_for_one_env(monkeypatch):
+    """Batches keep XLA's default: without emitters 64-1024 envs stepped 5-30% slower."""
+    calls = []
+    monkeypatch.setattr(jax_setup.jax, "jit", lambda fn, **kw: calls.append(kw) or fn)
+    jax_setup.jit_env(abs, num_envs=64, donate_argnums=0)
+    jax_setup.jit_env(abs, num_envs=1, donate_argnums=0)
+    on_cpu = jax.default_backend() == "cpu"
+    assert calls[0] == {"donate_argnums": 0}
+    assert calls[1].get("compiler_options") == (
+        jax_setup.SINGLE_ENV_CPU_OPTIONS if on_cpu else None
+    )
+    assert calls[1]["donate_argnums"] == 0
