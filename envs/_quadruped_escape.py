@@ -123,9 +123,11 @@ class QuadrupedEscape(QuadrupedBase):
     # (5), 0.063 (15) -- the tested states. Over its first 30 steps: median 0.065, max 6.9 (step
     # 3), 1.8 (25), in force_torque/imu/egocentric_state; 21 steps over 1e-2, all but one (step
     # 2) ending with a shin or thigh capsule on the terrain. At 18 of the 30 steps the contact
-    # sets differ: MuJoCo gives one contact per height-field prism a capsule enters (2 for a
-    # shin lying across the bowl), MJX 3.17's hfield_capsule keeps only those within 1 mm of
-    # the deepest (1). A collider keeping one contact per prism is the fix not yet made.
+    # sets differ: where MuJoCo finds a shin or thigh end in two adjacent terrain prisms (two
+    # contacts 1-3 mm apart, normals ~3 degrees apart), MJX 3.17's capsule-prism test finds it in
+    # one (checked on the state after step 4: MJX's deepest candidate matches MuJoCo's first
+    # contact to 0.01 mm, no other prism penetrates; a collider keeping the deepest contact of
+    # every prism, tried, still gave one).
     step_tolerance = 0.15
 
     def _setup(self):
