@@ -10,6 +10,7 @@ rows measured before that change lack the mark); "physics steps/s" = control ste
 Native: mujoco.mj_step in a Python loop over one env, the same model and substeps, on one core.
 """
 
+import fnmatch
 import json
 import os
 import time
@@ -30,6 +31,13 @@ flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compil
 flags.DEFINE_string("out", "results", "output folder")
 flags.DEFINE_bool("skip_done", False, "keep the rows already in the output JSON, measure the rest")
 flags.DEFINE_float("max_call_s", 60.0, "skip a batch size whose one call would take longer")
+flags.DEFINE_list(
+    "batch1_only",
+    [],
+    "tasks (fnmatch patterns) measured at one env only, other "
+    "batches recorded as not run: where batched programs compile too slowly (dog on "
+    "2 CPU cores: over 15 min at 64 envs)",
+)
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 FLAGS = flags.FLAGS
 
@@ -65,8 +73,11 @@ def bench_task(env, sizes) -> list:
     from the last measured batch) is recorded as skipped instead of measured."""
     rows, per_env_s = [], None
     base = dict(task=env.name, substeps=env.n_substeps, native_control_sps=bench_native(env))
+    batch1_only = any(fnmatch.fnmatch(env.name, p) for p in FLAGS.batch1_only)
     for n in sizes:
-        if per_env_s is not None and per_env_s * n > FLAGS.max_call_s:
+        if batch1_only and n > 1:
+            rows.append(dict(base, batch=n, skipped="not run (--batch1_only: slow compile)"))
+        elif per_env_s is not None and per_env_s * n > FLAGS.max_call_s:
             rows.append(dict(base, batch=n, skipped=f"~{per_env_s * n:.3g} s per call"))
         else:
             rows.append(dict(base, **bench_mjx(env, n)))
