@@ -27,13 +27,18 @@ def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
-def jit_single_env(fn, **kwargs):
-    """jax.jit for a program that steps one env in a loop: on CPU, without fusion emitters."""
-    if jax.default_backend() == "cpu":
+def without_fusion_emitters(num_envs: int) -> bool:
+    """Whether `jit_env` drops XLA:CPU's fusion emitters for a program of `num_envs` envs."""
+    return num_envs == 1 and jax.default_backend() == "cpu"
+
+
+def jit_env(fn, num_envs: int, **kwargs):
+    """jax.jit for a program stepping `num_envs` envs, with the compile options they need."""
+    if without_fusion_emitters(num_envs):
         kwargs["compiler_options"] = SINGLE_ENV_CPU_OPTIONS
     return jax.jit(fn, **kwargs)
 
 
-def jit_env(fn, num_envs: int, **kwargs):
-    """jax.jit for a program stepping `num_envs` envs: `jit_single_env` when there is one."""
-    return jit_single_env(fn, **kwargs) if num_envs == 1 else jax.jit(fn, **kwargs)
+def jit_single_env(fn, **kwargs):
+    """jax.jit for a program that steps one env (no batch axis), e.g. in a loop of substeps."""
+    return jit_env(fn, 1, **kwargs)

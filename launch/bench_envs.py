@@ -22,7 +22,7 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from flowrl_mjx.jax_setup import jit_env
+from flowrl_mjx.jax_setup import jit_env, without_fusion_emitters
 from launch.common import header, machine_info
 
 flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
@@ -31,13 +31,9 @@ flags.DEFINE_float("seconds", 2.0, "time spent measuring each point after compil
 flags.DEFINE_string("out", "results", "output folder")
 flags.DEFINE_bool("skip_done", False, "keep the rows already in the output JSON, measure the rest")
 flags.DEFINE_float("max_call_s", 60.0, "skip a batch size whose one call would take longer")
-flags.DEFINE_list(
-    "batch1_only",
-    [],
-    "tasks (fnmatch patterns) measured at one env only, other "
-    "batches recorded as not run: where batched programs compile too slowly (dog on "
-    "2 CPU cores: over 15 min at 64 envs)",
-)
+flags.DEFINE_list("batch1_only", [], "tasks (fnmatch patterns) measured at one env only; their "
+                  "other batches are recorded as not run (for programs too slow to compile: "
+                  "dog's took over 15 min at 64 envs on 2 CPU cores)")  # fmt: skip
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 FLAGS = flags.FLAGS
 
@@ -64,7 +60,7 @@ def bench_mjx(env, n: int) -> dict:
 def _mjx_row(env, n, compile_s, sps, state, calls) -> dict:
     return dict(batch=n, compile_s=compile_s, control_sps=sps, physics_sps=sps * env.n_substeps,
                 timed_calls=calls, finite=bool(jnp.all(jnp.isfinite(state.obs))),
-                no_fusion_emitters=n == 1 and jax.default_backend() == "cpu",
+                no_fusion_emitters=without_fusion_emitters(n),
                 measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
 
 
