@@ -10,7 +10,7 @@ early only at a task termination; a non-finite step ends that env's episode and 
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import policy
+from flowrl_mjx import jax_setup, policy
 
 
 def episode_returns(env, act, key, num_envs: int, episode_length: int):
@@ -55,4 +55,4 @@ def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
             "eval/nonfinite_episodes": (bad_det + bad_sto).astype(jnp.float32),
         }
 
-    return jax.jit(evaluate)
+    return jax_setup.jit_env(evaluate, num_envs)  # one eval env: see jax_setup

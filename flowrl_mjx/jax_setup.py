@@ -11,8 +11,8 @@
   for the whole process halved update throughput, and env-only steps at 64 and 1024 envs ran
   5-30% slower without them while one env ran as fast (cheetah, walker, humanoid;
   results/perf_changes.md). So only programs of one env compile without them: `jit_env` picks the
-  options from the env count (evaluation, bench_envs), `jit_single_env` is the unbatched case
-  (the parity harness).
+  options from the env count (evaluation.py, evaluate.py, bench_envs), `jit_single_env` is the
+  unbatched case (the parity harness).
 
 The regression tests are in tests/test_jax_setup.py.
 """
