@@ -15,6 +15,7 @@ from scipy import stats
 
 import envs
 from envs import parity
+from flowrl_mjx import jax_setup
 
 TASKS = envs.names()
 # One-step and reset checks compile MJX programs (tens of seconds to minutes per task on 2 cores):
@@ -60,7 +61,10 @@ def test_one_step_matches_dm_control(name):
 @pytest.mark.parametrize("name", COMPILED)
 def test_reset_distribution_matches_dm_control(name):
     env, n = _env(name), 48
-    ours = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    # One env after another (lax.map): vmapped, dog's 48-env reset takes > 8 min to compile on 2
+    # CPU cores; the one-env program takes far less, and the samples are the same either way.
+    reset_each = jax_setup.jit_single_env(lambda keys: jax.lax.map(env.reset, keys))
+    ours = reset_each(jax.random.split(jax.random.PRNGKey(0), n))
     q_ours = np.concatenate([ours.pipeline_state.qpos, ours.pipeline_state.qvel], axis=1)
     q_dm = []
     for seed in range(n):
@@ -73,8 +77,11 @@ def test_reset_distribution_matches_dm_control(name):
     # (p > 1e-4; a std ratio is too noisy here: settled joints have heavy tails), ranges overlap.
     se = np.sqrt(q_dm.var(0) / n + q_ours.var(0) / n)
     np.testing.assert_array_less(np.abs(q_ours.mean(0) - q_dm.mean(0)), 6 * se + 1e-4)
-    p = np.array([stats.ks_2samp(q_ours[:, i], q_dm[:, i]).pvalue for i in range(q_dm.shape[1])])
-    assert np.all(p > 1e-4), f"coordinates {np.flatnonzero(p <= 1e-4)}: KS p = {p[p <= 1e-4]}"
+    # Coordinates reset to a constant (dog's root x, z) differ by float32 rounding: the KS test
+    # would call 1e-8 apart "different"; the means check above covers them.
+    varies = np.flatnonzero((np.ptp(q_dm, 0) > 1e-6) | (np.ptp(q_ours, 0) > 1e-6))
+    p = np.array([stats.ks_2samp(q_ours[:, i], q_dm[:, i]).pvalue for i in varies])
+    assert np.all(p > 1e-4), f"coordinates {varies[p <= 1e-4]}: KS p = {p[p <= 1e-4]}"
     assert np.all(q_ours.min(0) <= q_dm.max(0) + 1e-4) and np.all(
         q_dm.min(0) <= q_ours.max(0) + 1e-4
     )
