@@ -206,6 +206,33 @@ def main(_):
         f.write(_markdown(info, out))
 
 
+# section -> (title, column names, one row's cells); every column is right-aligned
+_TABLES = {
+    "seeds": (
+        "Seeds in one program",
+        ["seeds", "s per epoch", "env steps/s (all seeds)", "cost vs separate runs", "compile s"],
+        lambda r: [r["num_seeds"], f"{r['s_per_epoch']:.2f}", f"{r['env_sps_all_seeds']:,.0f}",
+                   f"{r['cost_ratio_vs_separate']:.2f}", f"{r['compile_s']:.0f}"],
+    ),
+    "insert": (
+        "Replay insert vs capacity",
+        ["capacity", "buffer GiB", "rows per insert", "us per insert"],
+        lambda r: [f"{r['capacity']:,}", f"{r['bytes'] / 2**30:.2f}", r["rows_per_insert"],
+                   f"{r['us_per_insert']:.1f}"],
+    ),
+    "devices": (
+        "Devices",
+        ["devices", "fused env steps/s", "s per epoch", "compile s"],
+        lambda r: [r["num_devices"], f"{r['fused_env_sps']:,.0f}", f"{r['s_per_epoch']:.2f}",
+                   f"{r['compile_s']:.0f}"],
+    ),
+}  # fmt: skip
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
 def _markdown(info, out) -> str:
     lines = [
         f"# Scaling: {out['task']}, preset {out['preset']}, {out['num_envs']} envs\n",
@@ -213,39 +240,10 @@ def _markdown(info, out) -> str:
         f"\n{out['iters']} iterations per timed epoch, median of "
         f"{FLAGS.repeats} calls; launch/bench_scaling.py says what each section times.\n",
     ]
-    if "seeds" in out:
-        lines += [
-            "\n## Seeds in one program\n",
-            "| seeds | s per epoch | env steps/s (all seeds) | cost vs separate runs | compile s |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['num_seeds']} | {r['s_per_epoch']:.2f} | {r['env_sps_all_seeds']:,.0f} | "
-            f"{r['cost_ratio_vs_separate']:.2f} | {r['compile_s']:.0f} |"
-            for r in out["seeds"]
-        ]
-    if "insert" in out:
-        lines += [
-            "\n## Replay insert vs capacity\n",
-            "| capacity | buffer GiB | rows per insert | us per insert |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['capacity']:,} | {r['bytes'] / 2**30:.2f} | {r['rows_per_insert']} | "
-            f"{r['us_per_insert']:.1f} |"
-            for r in out["insert"]
-        ]
-    if "devices" in out:
-        lines += [
-            "\n## Devices\n",
-            "| devices | fused env steps/s | s per epoch | compile s |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {r['num_devices']} | {r['fused_env_sps']:,.0f} | {r['s_per_epoch']:.2f} | "
-            f"{r['compile_s']:.0f} |"
-            for r in out["devices"]
-        ]
+    for section, (title, columns, cells) in _TABLES.items():
+        if section in out:
+            lines += [f"\n## {title}\n", _row(columns), "|" + "---:|" * len(columns)]
+            lines += [_row(cells(r)) for r in out[section]]
     if "host" in out:
         h = out["host"]
         lines += [
