@@ -48,7 +48,7 @@ def _mjx_programs(task: str, episode_length: int, episodes: int):
     from flowrl_mjx.jax_setup import jit_env
 
     env = envs.load(task, episode_length=episode_length)
-    return jit_env(jax.vmap(env.reset), episodes), jit_env(jax.vmap(env.step), episodes)
+    return jit_env(jax.vmap(env.reset), episodes, env), jit_env(jax.vmap(env.step), episodes, env)
 
 
 def eval_mjx(task: str, act, episodes: int, seed: int, episode_length: int) -> dict:

@@ -55,4 +55,4 @@ def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
             "eval/nonfinite_episodes": (bad_det + bad_sto).astype(jnp.float32),
         }
 
-    return jax_setup.jit_env(evaluate, num_envs)  # one eval env: see jax_setup
+    return jax_setup.jit_env(evaluate, num_envs, env)  # one eval env, some tasks: see jax_setup

@@ -10,9 +10,13 @@
   humanoid_CMU's kinematics loop at a batch of 2 ran at normal speed. Turning the emitters off
   for the whole process halved update throughput, and env-only steps at 64 and 1024 envs ran
   5-30% slower without them while one env ran as fast (cheetah, walker, humanoid;
-  results/perf_changes.md). So only programs of one env compile without them: `jit_env` picks the
+  results/perf_changes.md). So programs of one env compile without them: `jit_env` picks the
   options from the env count (evaluation.py, evaluate.py, bench_envs), `jit_single_env` is the
   unbatched case (the parity harness).
+- Some tasks hit the slowdown batched too (swimmer15 at 64 envs: 1 control step/s with the
+  emitters, 2,317 without; swimmer6, humanoid_CMU, manipulator, stacker 2-37x): their class sets
+  `cpu_fusion_emitters = False`, and on CPU their env programs and training epoch compile without
+  the emitters at every env count (`jit_env(..., env=...)`, `train.make_epoch`).
 
 The regression tests are in tests/test_jax_setup.py.
 """
@@ -27,16 +31,24 @@ def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
-def without_fusion_emitters(num_envs: int) -> bool:
-    """Whether `jit_env` drops XLA:CPU's fusion emitters for a program of `num_envs` envs."""
-    return num_envs == 1 and jax.default_backend() == "cpu"
+def without_fusion_emitters(num_envs: int, env=None) -> bool:
+    """Whether `jit_env` drops XLA:CPU's fusion emitters for a program of `num_envs` envs of
+    `env`'s task (one env, or a task whose `cpu_fusion_emitters` is False)."""
+    task_ok = getattr(env, "cpu_fusion_emitters", True)
+    return (num_envs == 1 or not task_ok) and jax.default_backend() == "cpu"
 
 
-def jit_env(fn, num_envs: int, **kwargs):
-    """jax.jit for a program stepping `num_envs` envs, with the compile options they need."""
-    if without_fusion_emitters(num_envs):
+def jit_env(fn, num_envs: int, env=None, **kwargs):
+    """jax.jit for a program stepping `num_envs` envs of `env`, with the options they need."""
+    if without_fusion_emitters(num_envs, env):
         kwargs["compiler_options"] = SINGLE_ENV_CPU_OPTIONS
     return jax.jit(fn, **kwargs)
+
+
+def jit_task(fn, env, **kwargs):
+    """jax.jit for a program mixing env steps of `env`'s task with other work (the training
+    epoch): the emitters stay on (updates run 2x slower without them) unless the task says no."""
+    return jit_env(fn, None, env, **kwargs)
 
 
 def jit_single_env(fn, **kwargs):

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import train
+from flowrl_mjx import jax_setup, train
 from flowrl_mjx.config import Config
 
 AXIS = "seed"  # the vmap axis name of the seeds
@@ -59,7 +59,7 @@ def make_epoch(cfg: Config, loop: train.LoopConfig, venv: VecEnv):
     abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), jax.random.PRNGKey(0))
     spec = axes(abstract)
     vmapped = jax.vmap(epoch, in_axes=(spec,), out_axes=(spec, 0), axis_name=AXIS)
-    return jax.jit(vmapped, donate_argnums=0)
+    return jax_setup.jit_task(vmapped, venv.env, donate_argnums=0)
 
 
 def make_evaluate(evaluate):

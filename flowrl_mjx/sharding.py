@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from flowrl_mjx import replay, train
+from flowrl_mjx import jax_setup, replay, train
 
 AXIS = "devices"
 
@@ -70,6 +70,6 @@ class Layout:
         insert is the scatter: partitioned locally, where window writes at a dynamic offset of
         the split capacity axis make XLA all-gather the whole buffer (seen in the compiled HLO)."""
         epoch_fn = train.make_epoch_fn(cfg, loop, venv, insert=replay.insert_scatter)
-        return jax.jit(epoch_fn, in_shardings=(self.shardings,),
+        return jax_setup.jit_task(epoch_fn, venv.env, in_shardings=(self.shardings,),
                        out_shardings=(self.shardings, self.replicated),
                        donate_argnums=0)  # fmt: skip

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import agent, policy, replay, update
+from flowrl_mjx import agent, jax_setup, policy, replay, update
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -60,7 +60,7 @@ def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
 
 def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
     """The epoch as one jitted call that donates its TrainState (see make_epoch_fn)."""
-    return jax.jit(make_epoch_fn(cfg, loop, venv), donate_argnums=0)
+    return jax_setup.jit_task(make_epoch_fn(cfg, loop, venv), venv.env, donate_argnums=0)
 
 
 def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.insert):

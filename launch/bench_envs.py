@@ -6,7 +6,8 @@ Writes results/bench_envs_<platform><tag>.json and .md, rewritten after every ta
 keeps what it measured; `--skip_done` continues it). MJX timings are of one jitted, vmapped control
 step (actions random, with the auto-reset wrapper off), after compile, compiled as evaluation
 compiles it (`jax_setup.jit_env`: one env without XLA:CPU's fusion emitters, marked in the table;
-rows measured before that change lack the mark); "physics steps/s" = control steps/s x substeps.
+rows measured before that change lack the mark; `--fusion_emitters on|off` overrides the rule,
+e.g. with `--tag`, to compare); "physics steps/s" = control steps/s x substeps.
 Native: mujoco.mj_step in a Python loop over one env, the same model and substeps, on one core.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from flowrl_mjx.jax_setup import jit_env, without_fusion_emitters
+from flowrl_mjx.jax_setup import SINGLE_ENV_CPU_OPTIONS, jit_env, without_fusion_emitters
 from launch.common import header, machine_info
 
 flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
@@ -35,14 +36,17 @@ flags.DEFINE_list("batch1_only", [], "tasks (fnmatch patterns) measured at one e
                   "other batches are recorded as not run (for programs too slow to compile: "
                   "dog's took over 15 min at 64 envs on 2 CPU cores)")  # fmt: skip
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
+flags.DEFINE_enum("fusion_emitters", "auto", ["auto", "on", "off"], "XLA:CPU fusion emitters: "
+                  "auto = jax_setup.jit_env's rule (off for one env on CPU), on = XLA's default "
+                  "at every batch size, off = off at every batch size")  # fmt: skip
 FLAGS = flags.FLAGS
 
 
 def bench_mjx(env, n: int) -> dict:
-    state = jit_env(jax.vmap(env.reset), n)(jax.random.split(jax.random.PRNGKey(0), n))
+    state = jit_env(jax.vmap(env.reset), n, env)(jax.random.split(jax.random.PRNGKey(0), n))
     action = jax.random.uniform(jax.random.PRNGKey(1), (n, env.action_size), minval=-1, maxval=1)
     t0 = time.perf_counter()
-    step = jit_env(jax.vmap(env.step), n).lower(state, action).compile()
+    step = _jit(jax.vmap(env.step), n, env).lower(state, action).compile()
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     state = jax.block_until_ready(step(state, action))  # warm-up call
@@ -57,10 +61,23 @@ def bench_mjx(env, n: int) -> dict:
     return _mjx_row(env, n, compile_s, iters * n / (time.perf_counter() - t0), state, iters)
 
 
+def _no_emitters(n: int, env) -> bool:
+    if FLAGS.fusion_emitters == "auto":
+        return without_fusion_emitters(n, env)
+    return FLAGS.fusion_emitters == "off" and jax.default_backend() == "cpu"
+
+
+def _jit(fn, n: int, env):
+    """The timed step; with --fusion_emitters auto, exactly as `jit_env` compiles it."""
+    if FLAGS.fusion_emitters == "auto":
+        return jit_env(fn, n, env)
+    return jax.jit(fn, compiler_options=SINGLE_ENV_CPU_OPTIONS if _no_emitters(n, env) else None)
+
+
 def _mjx_row(env, n, compile_s, sps, state, calls) -> dict:
     return dict(batch=n, compile_s=compile_s, control_sps=sps, physics_sps=sps * env.n_substeps,
                 timed_calls=calls, finite=bool(jnp.all(jnp.isfinite(state.obs))),
-                no_fusion_emitters=without_fusion_emitters(n),
+                no_fusion_emitters=_no_emitters(n, env),
                 measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
 
 
@@ -136,7 +153,7 @@ def write(info, rows, done: int, total: int) -> None:
         "unless it took over the limit below: then it is the only timed call). "
         f"A batch whose one call would exceed {FLAGS.max_call_s:g} s (extrapolated from "
         "the previous batch) is skipped. †: compiled without XLA:CPU's fusion emitters "
-        "(`jax_setup.jit_env`, one env).\n",
+        f"(`--fusion_emitters {FLAGS.fusion_emitters}`; auto: `jax_setup.jit_env`, one env).\n",
         "| task | substeps | envs | compile s | MJX control steps/s | MJX physics steps/s "
         "| native MuJoCo control steps/s (1 core) | MJX / native |",
         "|---|---:|" + "---:|" * 6,
