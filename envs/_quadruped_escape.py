@@ -120,14 +120,13 @@ class QuadrupedEscape(QuadrupedBase):
     model_kwargs: ClassVar[dict] = {"floor_size": 40, "terrain": True, "rangefinders": True}
     patches = (MESH_STAND_INS,)
     # Max |obs error| one control step after dm_control's state, seed 0: 2e-5 (step 0), 0.091
-    # (5), 0.063 (15) -- the tested states. Over its first 30 steps: median 0.065, max 6.9 (step
-    # 3), 1.8 (25), in force_torque/imu/egocentric_state; 21 steps over 1e-2, all but one (step
-    # 2) ending with a shin or thigh capsule on the terrain. At 18 of the 30 steps the contact
-    # sets differ: where MuJoCo finds a shin or thigh end in two adjacent terrain prisms (two
-    # contacts 1-3 mm apart, normals ~3 degrees apart), MJX 3.17's capsule-prism test finds it in
-    # one (checked on the state after step 4: MJX's deepest candidate matches MuJoCo's first
-    # contact to 0.01 mm, no other prism penetrates; a collider keeping the deepest contact of
-    # every prism, tried, still gave one).
+    # (5), 0.063 (15) -- the tested states. Over its first 30 steps (`python -m
+    # launch.parity_sweep --task quadruped_escape --num_starts 30`, results/parity_sweep/):
+    # median 0.065, max 6.9 (step 3), 1.8 (25), 5 steps over 0.15, all in force_torque or imu.
+    # Contacts do not explain them: in every step both simulators find the same penetrating
+    # contact pairs, and most large errors come from steps with none at all (step 3: no contact
+    # in any of its 4 substeps). Cause open; session 6's reading (shin/thigh capsules meeting two
+    # terrain prisms in MuJoCo, one in MJX) came from a scratch script and is not borne out.
     step_tolerance = 0.15
 
     def _setup(self):

@@ -294,10 +294,13 @@ class DogFetch(DogStand):
     patches = (ELLIPSOIDS_TO_CAPSULES, NO_CYLINDER_BOX, CONTACT_CAPS, NO_NOSLIP)
     # Later steps: as DogStand (seed 0, steps 5/15: within 6e-4). The first step from a reset is
     # far off: the dog starts in its default pose above the target disc at the origin and falls
-    # onto it and the floor within the step. Measured from dm_control's resets, seeds 0-5: 0.59
-    # (the tested state: finger_R0's capsule 2.6 mm into the disc's rim; MuJoCo gives 2 contacts,
-    # MJX's capsule-cylinder search 2 others, 1-3 mm away and up to 0.5 mm shallower), 2.8,
-    # 138 (a touch sensor), 3.2, 0.03, 4e-4; with the disc's contacts off on both sides: 5e-4,
+    # onto it and the floor within the step. Measured from dm_control's resets, seeds 0-5 (`python
+    # -m launch.parity_sweep --task dog_fetch --seeds 0,1,2,3,4,5 --starts 0`, results/
+    # parity_sweep/dog_fetch.md: at seeds 1-3 MJX finds 1-5 finger-disc contacts more than MuJoCo
+    # over the step): 0.59 (the tested state: finger_R0's capsule 2.6 mm into the disc's rim;
+    # MuJoCo gives 2 contacts, MJX's capsule-cylinder search 2 others, 1-3 mm away and up to
+    # 0.5 mm shallower), 2.8, 138 (a touch sensor), 3.2, 0.03, 4e-4. Variants tried with scratch
+    # model edits (not kept): with the disc's contacts off on both sides: 5e-4,
     # 2e-4, 0.18, 0.40, 0.03, 2e-4 (feet landing within the step). A convex-mesh disc (64-gon
     # prism, box contacts back) gave 1.3, 2e-4, 2.4, 1.3, 0.03, 2e-4: better on three seeds,
     # worse on the tested one; its cost is unmeasured (this model's step at 64 envs did not

@@ -6,7 +6,8 @@
 The parity report and tests check a few fixed states (`envs.parity.ONE_STEP_STARTS`, seed 0);
 this sweep is where a task's tolerance and its comment come from. Per (seed, start state): the max
 |obs error| one control step after dm_control's state with dm_control's next action, the obs key it
-lies in, and the penetrating contacts (dist < 0) each simulator finds at that state, by geom pair.
+lies in, and the penetrating contacts (dist < 0) each simulator finds over that step's substeps
+(each along its own path), by geom pair: contact points summed over the substeps.
 Writes OUT/<task>.json and OUT/<task>.md (default OUT: results/parity_sweep).
 """
 
@@ -45,22 +46,34 @@ def _pairs(m, geoms, dist) -> collections.Counter:
     return collections.Counter("/".join(n) for n in names)
 
 
-def mujoco_contacts(env, data: mujoco.MjData) -> collections.Counter:
-    d = mujoco.MjData(env.mj_model)
-    mujoco.mj_copyData(d, env.mj_model, data)
-    mujoco.mj_forward(env.mj_model, d)
-    return _pairs(env.mj_model, d.contact.geom[: d.ncon], d.contact.dist[: d.ncon])
+def mujoco_contacts(env, dm_model, rec, action) -> collections.Counter:
+    """Penetrating contacts MuJoCo finds over the substeps of one control step, on dm_control's
+    own (unpatched) model, the one `rec.data` belongs to."""
+    d = mujoco.MjData(dm_model)
+    mujoco.mj_copyData(d, dm_model, rec.data)
+    d.ctrl[:] = parity.to_dm_action(env, action)
+    found = collections.Counter()
+    for _ in range(env.n_substeps):
+        mujoco.mj_step(dm_model, d)  # its collision runs on the state it starts from
+        found += _pairs(dm_model, d.contact.geom[: d.ncon], d.contact.dist[: d.ncon])
+    return found
 
 
-def mjx_contacts(env, data: mujoco.MjData) -> collections.Counter:
-    out = _jit_forward(env)(parity.to_mjx(env, data))
-    c = out._impl.contact
-    return _pairs(env.mj_model, np.asarray(c.geom), np.asarray(c.dist))
+def mjx_contacts(env, rec, action) -> collections.Counter:
+    """The same for MJX along its own substeps (ctrl scaled as DMCEnv.physics_step scales it)."""
+    data, substep = parity.to_mjx(env, rec.data), _jit_substep(env)
+    ctrl = parity.to_dm_action(env, np.clip(action, -1.0, 1.0)).astype(np.float32)
+    found = collections.Counter()
+    for _ in range(env.n_substeps):
+        data = substep(data, ctrl)
+        c = data._impl.contact
+        found += _pairs(env.mj_model, np.asarray(c.geom), np.asarray(c.dist))
+    return found
 
 
 @functools.cache
-def _jit_forward(env):
-    return jax_setup.jit_single_env(functools.partial(mjx.forward, env.mjx_model))
+def _jit_substep(env):
+    return jax_setup.jit_single_env(lambda d, ctrl: mjx.step(env.mjx_model, d.replace(ctrl=ctrl)))
 
 
 def worst_key(env, rec, ours: np.ndarray) -> str:
@@ -70,10 +83,12 @@ def worst_key(env, rec, ours: np.ndarray) -> str:
     return list(obs)[int(np.searchsorted(sizes, np.argmax(np.abs(ours - rec.obs)), "right"))]
 
 
-def measure(env, recs, seed: int, start: int) -> dict:
+def measure(env, dm_model, recs, seed: int, start: int) -> dict:
     _, obs = parity.step_from(env, recs[start], recs[start + 1].action)
     err = np.abs(obs[0] - recs[start + 1].obs)
-    ours, theirs = mjx_contacts(env, recs[start].data), mujoco_contacts(env, recs[start].data)
+    action = recs[start + 1].action
+    ours = mjx_contacts(env, recs[start], action)
+    theirs = mujoco_contacts(env, dm_model, recs[start], action)
     return dict(seed=seed, start=start, error=float(err.max()),
                 worst_key=worst_key(env, recs[start + 1], obs[0]),
                 tolerance=parity.step_tolerance(env, start),
@@ -86,8 +101,9 @@ def markdown(rows, info) -> str:
     over = sum(r["error"] > r["tolerance"] for r in rows)
     lines = [f"# One-step parity sweep: {FLAGS.task}\n", header(info),
              f"{len(rows)} states: median error {np.median(errs):.2g}, max {errs.max():.2g}, "
-             f"{over} over their tolerance. Contacts: penetrating (dist < 0) at the start state; "
-             "pairs one simulator finds more often than the other, with the surplus count.\n",
+             f"{over} over their tolerance. Contacts: penetrating (dist < 0) contact points summed "
+             "over the step's substeps, each simulator along its own path; pairs one simulator "
+             "finds more often than the other, with the surplus count.\n",
              "| seed | start | max obs error | tolerance | key | contacts MuJoCo / MJX "
              "| only MuJoCo | only MJX |", "|---:|---:|---:|---:|---|---|---|---|"]  # fmt: skip
     for r in rows:
@@ -107,8 +123,10 @@ def main(_):
     rows = []
     for seed in (int(s) for s in FLAGS.seeds):
         recs = parity.rollout(env, seed, max(starts) + 1)
+        dm_env = parity.dm_load(env, seed)  # kept alive: its model backs dm_model
+        dm_model = dm_env.physics.model.ptr
         for start in starts:
-            rows.append(measure(env, recs, seed, start))
+            rows.append(measure(env, dm_model, recs, seed, start))
             print(rows[-1], flush=True)
     info = machine_info()
     os.makedirs(FLAGS.out, exist_ok=True)

@@ -10,7 +10,8 @@ from launch import parity_sweep
 def test_sweep_row_on_cheetah_reset_state():
     env = envs.load("cheetah_run")
     recs = parity.rollout(env, 0, 1)
-    row = parity_sweep.measure(env, recs, seed=0, start=0)
+    dm_env = parity.dm_load(env, 0)
+    row = parity_sweep.measure(env, dm_env.physics.model.ptr, recs, seed=0, start=0)
     assert row["error"] <= row["tolerance"] == env.step_tolerance
     # Both feet touch the floor after dm_control's reset; the two simulators find the same pairs.
     assert row["contacts_mujoco"] == row["contacts_mjx"] == 2
