@@ -16,10 +16,13 @@
 - Some tasks hit the slowdown batched too (swimmer15 at 64 envs: 1 control step/s with the
   emitters, 2,317 without; swimmer6, humanoid_CMU, manipulator, stacker 2-37x): their class sets
   `cpu_fusion_emitters = False`, and on CPU their env programs and training epoch compile without
-  the emitters at every env count (`jit_env(..., env=...)`, `train.make_epoch`).
+  the emitters at every env count (`jit_env(..., env=...)`, and `jit_task` for the training
+  epoch and other programs that mix env steps with updates).
 
 The regression tests are in tests/test_jax_setup.py.
 """
+
+from typing import Optional
 
 import jax
 
@@ -31,16 +34,21 @@ def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
-def without_fusion_emitters(num_envs: int, env=None) -> bool:
-    """Whether `jit_env` drops XLA:CPU's fusion emitters for a program of `num_envs` envs of
-    `env`'s task (one env, or a task whose `cpu_fusion_emitters` is False)."""
-    task_ok = getattr(env, "cpu_fusion_emitters", True)
-    return (num_envs == 1 or not task_ok) and jax.default_backend() == "cpu"
+def without_fusion_emitters(num_envs: Optional[int], env=None, emitters: Optional[bool] = None):
+    """Whether a program of `num_envs` envs of `env`'s task compiles without XLA:CPU's fusion
+    emitters: one env, or a task whose `cpu_fusion_emitters` is False. `num_envs=None` is a
+    program mixing env steps with other work (only the task's rule applies); `emitters` True or
+    False overrides the rule (benchmarks comparing both). Always False off CPU."""
+    if jax.default_backend() != "cpu":
+        return False
+    if emitters is not None:
+        return not emitters
+    return num_envs == 1 or not getattr(env, "cpu_fusion_emitters", True)
 
 
-def jit_env(fn, num_envs: int, env=None, **kwargs):
+def jit_env(fn, num_envs: Optional[int], env=None, *, emitters: Optional[bool] = None, **kwargs):
     """jax.jit for a program stepping `num_envs` envs of `env`, with the options they need."""
-    if without_fusion_emitters(num_envs, env):
+    if without_fusion_emitters(num_envs, env, emitters):
         kwargs["compiler_options"] = SINGLE_ENV_CPU_OPTIONS
     return jax.jit(fn, **kwargs)
 
@@ -48,7 +56,7 @@ def jit_env(fn, num_envs: int, env=None, **kwargs):
 def jit_task(fn, env, **kwargs):
     """jax.jit for a program mixing env steps of `env`'s task with other work (the training
     epoch): the emitters stay on (updates run 2x slower without them) unless the task says no."""
-    return jit_env(fn, None, env, **kwargs)
+    return jit_env(fn, num_envs=None, env=env, **kwargs)
 
 
 def jit_single_env(fn, **kwargs):

@@ -23,7 +23,7 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from flowrl_mjx.jax_setup import SINGLE_ENV_CPU_OPTIONS, jit_env, without_fusion_emitters
+from flowrl_mjx.jax_setup import jit_env, without_fusion_emitters
 from launch.common import header, machine_info
 
 flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
@@ -46,7 +46,11 @@ def bench_mjx(env, n: int) -> dict:
     state = jit_env(jax.vmap(env.reset), n, env)(jax.random.split(jax.random.PRNGKey(0), n))
     action = jax.random.uniform(jax.random.PRNGKey(1), (n, env.action_size), minval=-1, maxval=1)
     t0 = time.perf_counter()
-    step = _jit(jax.vmap(env.step), n, env).lower(state, action).compile()
+    step = (
+        jit_env(jax.vmap(env.step), n, env, emitters=_emitters_flag())
+        .lower(state, action)
+        .compile()
+    )
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     state = jax.block_until_ready(step(state, action))  # warm-up call
@@ -61,17 +65,13 @@ def bench_mjx(env, n: int) -> dict:
     return _mjx_row(env, n, compile_s, iters * n / (time.perf_counter() - t0), state, iters)
 
 
+def _emitters_flag():
+    """--fusion_emitters as jit_env's override: None (the rule), True or False."""
+    return {"auto": None, "on": True, "off": False}[FLAGS.fusion_emitters]
+
+
 def _no_emitters(n: int, env) -> bool:
-    if FLAGS.fusion_emitters == "auto":
-        return without_fusion_emitters(n, env)
-    return FLAGS.fusion_emitters == "off" and jax.default_backend() == "cpu"
-
-
-def _jit(fn, n: int, env):
-    """The timed step; with --fusion_emitters auto, exactly as `jit_env` compiles it."""
-    if FLAGS.fusion_emitters == "auto":
-        return jit_env(fn, n, env)
-    return jax.jit(fn, compiler_options=SINGLE_ENV_CPU_OPTIONS if _no_emitters(n, env) else None)
+    return without_fusion_emitters(n, env, _emitters_flag())
 
 
 def _mjx_row(env, n, compile_s, sps, state, calls) -> dict:

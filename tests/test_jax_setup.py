@@ -99,6 +99,18 @@ def test_tasks_can_drop_fusion_emitters_at_every_env_count(monkeypatch):
     assert calls[2]["donate_argnums"] == 0
 
 
+def test_emitters_override_beats_the_rule(monkeypatch):
+    """bench_envs' --fusion_emitters on|off: the override wins over both the one-env and the
+    task rule."""
+    calls = []
+    monkeypatch.setattr(jax_setup.jax, "jit", lambda fn, **kw: calls.append(kw) or fn)
+    jax_setup.jit_env(abs, 1, emitters=True)
+    jax_setup.jit_env(abs, 1024, _Task(False), emitters=True)
+    jax_setup.jit_env(abs, 1024, _Task(True), emitters=False)
+    off = jax_setup.SINGLE_ENV_CPU_OPTIONS if jax.default_backend() == "cpu" else None
+    assert [c.get("compiler_options") for c in calls] == [None, None, off]
+
+
 def test_tasks_that_drop_the_emitters():
     """Exactly the domains whose batched slowdown was measured (see their class comments)."""
     import envs
