@@ -1,13 +1,15 @@
 """Env-only speed: MJX control steps/s per task and batch size, against native MuJoCo on one core.
 
     python -m launch.bench_envs [--tasks all] [--batch_sizes 1,64,1024,4096] [--skip_done]
+    python -m launch.bench_envs --tasks swimmer_swimmer6 --batch_sizes 64,1024 --replace
 
 Writes results/bench_envs_<platform><tag>.json and .md, rewritten after every task (a stopped run
-keeps what it measured; `--skip_done` continues it). MJX timings are of one jitted, vmapped control
-step (actions random, with the auto-reset wrapper off), after compile, compiled as evaluation
-compiles it (`jax_setup.jit_env`: one env without XLA:CPU's fusion emitters, marked in the table;
-rows measured before that change lack the mark; `--fusion_emitters on|off` overrides the rule,
-e.g. with `--tag`, to compare); "physics steps/s" = control steps/s x substeps.
+keeps what it measured; `--skip_done` continues it; `--replace` re-measures some rows in place).
+MJX timings are of one jitted, vmapped control step (actions random, with the auto-reset wrapper
+off), after compile, compiled as evaluation compiles it (`jax_setup.jit_env`: one env without
+XLA:CPU's fusion emitters, marked in the table; rows measured before that change lack the mark;
+`--fusion_emitters on|off` overrides the rule, e.g. with `--tag`, to compare); "physics steps/s" =
+control steps/s x substeps.
 Native: mujoco.mj_step in a Python loop over one env, the same model and substeps, on one core.
 """
 
@@ -35,6 +37,9 @@ flags.DEFINE_float("max_call_s", 60.0, "skip a batch size whose one call would t
 flags.DEFINE_list("batch1_only", [], "tasks (fnmatch patterns) measured at one env only; their "
                   "other batches are recorded as not run (for programs too slow to compile: "
                   "dog's took over 15 min at 64 envs on 2 CPU cores)")  # fmt: skip
+flags.DEFINE_bool("replace", False, "keep the rows already in the output JSON, measure --tasks "
+                  "at --batch_sizes again and put each new row in place of the saved row of its "
+                  "task and batch (e.g. after a change that affects some tasks)")  # fmt: skip
 flags.DEFINE_string("tag", "", "appended to the output file names (bench_envs_<platform><tag>)")
 flags.DEFINE_enum("fusion_emitters", "auto", ["auto", "on", "off"], "XLA:CPU fusion emitters: "
                   "auto = jax_setup.jit_env's rule (off for one env on CPU), on = XLA's default "
@@ -115,14 +120,28 @@ def bench_native(env) -> float:
 def main(_):
     info = machine_info()
     tasks = envs.names() if FLAGS.tasks == ["all"] else FLAGS.tasks
-    rows = _saved_rows(info) if FLAGS.skip_done else []
-    done = {r["task"] for r in rows}
+    rows = _saved_rows(info) if FLAGS.skip_done or FLAGS.replace else []
+    done = set() if FLAGS.replace else {r["task"] for r in rows}
+    total = len(set(tasks) | {r["task"] for r in rows})
     for name in tasks:
         if name in done:
             continue
-        rows += bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)))
+        rows = merge(rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes))))
         # after each task, so that a stopped run keeps what it measured
-        write(info, rows, done=len({r["task"] for r in rows}), total=len(tasks))
+        write(info, rows, done=len({r["task"] for r in rows}), total=total)
+
+
+def merge(rows: list, new: list) -> list:
+    """`rows` with each new row in place of the row of the same task and batch, or appended."""
+    rows, index = list(rows), {(r["task"], r["batch"]): i for i, r in enumerate(rows)}
+    for r in new:
+        i = index.get((r["task"], r["batch"]))
+        if i is None:
+            index[r["task"], r["batch"]] = len(rows)
+            rows.append(r)
+        else:
+            rows[i] = r
+    return rows
 
 
 def _stem(info) -> str:

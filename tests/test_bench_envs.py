@@ -1,0 +1,26 @@
+"""launch/bench_envs.py: --replace puts re-measured rows in place of the saved ones."""
+
+from launch import bench_envs
+
+
+def test_merge_replaces_rows_of_the_same_task_and_batch_in_place():
+    saved = [
+        dict(task="a", batch=1, v=0),
+        dict(task="a", batch=64, v=0),
+        dict(task="b", batch=1, v=0),
+    ]
+    new = [
+        dict(task="a", batch=64, v=1),
+        dict(task="a", batch=1024, v=1),
+        dict(task="c", batch=1, v=1),
+    ]
+    merged = bench_envs.merge(saved, new)
+    assert [(r["task"], r["batch"], r["v"]) for r in merged] == [
+        ("a", 1, 0),
+        ("a", 64, 1),
+        ("b", 1, 0),
+        ("a", 1024, 1),
+        ("c", 1, 1),
+    ]
+    assert saved[1]["v"] == 0  # the saved list is not modified
+    assert bench_envs.merge(merged, new) == merged  # measuring again replaces, never duplicates
