@@ -86,10 +86,11 @@ def _mjx_row(env, n, compile_s, sps, state, calls) -> dict:
                 measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
 
 
-def bench_task(env, sizes) -> list:
+def bench_task(env, sizes, saved=()) -> list:
     """Rows for one task; a batch whose call would take over --max_call_s (extrapolated linearly
-    from the last measured batch) is recorded as skipped instead of measured."""
-    rows, per_env_s = [], None
+    from the last measured batch, or from the largest smaller one of the `saved` rows) is
+    recorded as skipped instead of measured."""
+    rows, per_env_s = [], _per_env_s(saved, min(sizes))
     base = dict(task=env.name, substeps=env.n_substeps, native_control_sps=bench_native(env))
     batch1_only = any(fnmatch.fnmatch(env.name, p) for p in FLAGS.batch1_only)
     for n in sizes:
@@ -102,6 +103,12 @@ def bench_task(env, sizes) -> list:
             per_env_s = 1.0 / rows[-1]["control_sps"]
         print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def _per_env_s(saved, below: int):
+    """Seconds per env of a call at the largest measured batch under `below` (None: none)."""
+    timed = [r for r in saved if "control_sps" in r and r["batch"] < below]
+    return 1.0 / max(timed, key=lambda r: r["batch"])["control_sps"] if timed else None
 
 
 def bench_native(env) -> float:
@@ -126,21 +133,23 @@ def main(_):
     for name in tasks:
         if name in done:
             continue
-        rows = merge(rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes))))
+        saved = [r for r in rows if r["task"] == name]
+        rows = merge(rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)), saved))
         # after each task, so that a stopped run keeps what it measured
         write(info, rows, done=len({r["task"] for r in rows}), total=total)
 
 
 def merge(rows: list, new: list) -> list:
-    """`rows` with each new row in place of the row of the same task and batch, or appended."""
-    rows, index = list(rows), {(r["task"], r["batch"]): i for i, r in enumerate(rows)}
+    """`rows` with each new row in place of the row of the same task and batch, or else after
+    the last row of its task (appended for a new task)."""
+    rows = list(rows)
     for r in new:
-        i = index.get((r["task"], r["batch"]))
-        if i is None:
-            index[r["task"], r["batch"]] = len(rows)
-            rows.append(r)
+        same_task = [i for i, old in enumerate(rows) if old["task"] == r["task"]]
+        same = [i for i in same_task if rows[i]["batch"] == r["batch"]]
+        if same:
+            rows[same[0]] = r
         else:
-            rows[i] = r
+            rows.insert(same_task[-1] + 1 if same_task else len(rows), r)
     return rows
 
 
