@@ -7,6 +7,7 @@ is one jitted call that donates the TrainState; nothing returns to the host insi
 """
 
 import dataclasses
+import functools
 
 import flax.struct
 import jax
@@ -51,11 +52,18 @@ def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
         TrainState(
             agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
             replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
-            env=jax.jit(venv.reset)(key_env),
+            env=_reset_program(venv)(key_env),
             key=key,
             env_steps=jnp.zeros((), jnp.int32),
         )
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _reset_program(venv: VecEnv):
+    """The VecEnv's jitted reset, one per VecEnv: a fresh jax.jit per init re-traced and
+    re-compiled MJX's reset every time (4-5 s per init for cartpole on 2 CPU cores)."""
+    return jax_setup.jit_env(venv.reset, venv.num_envs, venv.env)
 
 
 def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
