@@ -134,15 +134,22 @@ class DMCEnv(BraxEnv):
         data = physics.forward(self.mjx_model, data)
         return self._make_state(data, info, jnp.zeros(()), jnp.zeros(()))
 
-    def physics_step(self, data: mjx.Data, action: jax.Array, info: dict) -> mjx.Data:
-        """One control step from `data` with `action` in [-1, 1] (scaled to ctrlrange).
+    def control(self, data: mjx.Data, action: jax.Array, info: dict) -> tuple[mjx.Model, mjx.Data]:
+        """This episode's model, and `data` with `action` in [-1, 1] applied (ctrl scaled to
+        ctrlrange).
 
         A task whose per-episode quantities act on the dynamics (dm_control writes them into the
-        model) overrides this to apply them from `info`; the parity harness steps through it.
+        model) overrides this to apply them from `info`; physics_step, the parity harness and
+        launch/parity_sweep.py step through it.
         """
         action = jnp.clip(action, -1.0, 1.0)
         ctrl = self._ctrl_lo + (action + 1.0) * 0.5 * (self._ctrl_hi - self._ctrl_lo)
-        return physics.step(self.mjx_model, data, ctrl, self.n_substeps)
+        return self.mjx_model, data.replace(ctrl=ctrl)
+
+    def physics_step(self, data: mjx.Data, action: jax.Array, info: dict) -> mjx.Data:
+        """One control step from `data` with `action` in [-1, 1]."""
+        model, data = self.control(data, action, info)
+        return physics.step(model, data, data.ctrl, self.n_substeps)
 
     def step(self, state: State, action: jax.Array) -> State:
         data = self.physics_step(state.pipeline_state, action, state.info)

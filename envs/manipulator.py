@@ -123,11 +123,9 @@ class PlanarArm(base.DMCEnv):
         data = physics.forward(self.episode_model(info), data)
         return self._make_state(data, info, jnp.zeros(()), jnp.zeros(()))
 
-    def physics_step(self, data, action, info):
-        # base.physics_step on this episode's model.
-        action = jnp.clip(action, -1.0, 1.0)
-        ctrl = self._ctrl_lo + (action + 1.0) * 0.5 * (self._ctrl_hi - self._ctrl_lo)
-        return physics.step(self.episode_model(info), data, ctrl, self.n_substeps)
+    def control(self, data, action, info):
+        # The base class's control on this episode's model.
+        return self.episode_model(info), super().control(data, action, info)[1]
 
     def penetrating(self, data, info) -> jax.Array:
         """dm_control's `ncon > 0` after its forward pass, with this episode's body poses.

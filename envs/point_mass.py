@@ -68,7 +68,7 @@ class PointMassHard(PointMassEasy):
     def _setup(self):
         super()._setup()
         m = self.mj_model
-        # physics_step relies on ctrl == action (ctrlrange [-1, 1]) and on identity tendons.
+        # control relies on ctrl == action (ctrlrange [-1, 1]) and on identity tendons.
         assert np.all(m.actuator_ctrlrange == [-1.0, 1.0])
         assert np.all(m.wrap_prm[:4] == [1.0, 0.0, 0.0, 1.0])
         # moment of actuator i on the (x, y) dofs: gear * identity coefficients of tendon i
@@ -91,12 +91,12 @@ class PointMassHard(PointMassEasy):
         _, dir2, _ = jax.lax.while_loop(parallel, redraw, redraw((k_dir2, dir1, 0)))
         return data, dict(info, directions=jnp.stack([dir1, dir2]))
 
-    def physics_step(self, data, action, info):
+    def control(self, data, action, info):
         """Adds, as qfrc_applied, the random directions' force minus the identity tendons' one."""
         action = jnp.clip(action, -1.0, 1.0)  # ctrlrange is [-1, 1]: ctrl equals the action
         force = self._gear * action
         data = data.replace(qfrc_applied=force @ info["directions"] - force)
-        return super().physics_step(data, action, info)
+        return super().control(data, action, info)
 
     def info_from_dm_control(self, dm_env):
         prm = np.asarray(dm_env.physics.model.wrap_prm[:4], np.float32)

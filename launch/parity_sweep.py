@@ -46,6 +46,17 @@ def _pairs(m, geoms, dist) -> collections.Counter:
     return collections.Counter("/".join(n) for n in names)
 
 
+def dm_episode(env, seed: int, first):
+    """dm_control's env holding the rollout's episode: the same seed's first reset, which writes
+    the episode's quantities into the model (escape's terrain, point_mass_hard's directions; an
+    unreset model has a flat floor). `first` is the rollout's reset record, checked against."""
+    dm_env = parity.dm_load(env, seed)
+    obs = parity.flat_obs(dm_env.reset().observation)
+    if not np.array_equal(obs, first.obs):
+        raise RuntimeError(f"{env.name} seed {seed}: a fresh reset is not the rollout's episode")
+    return dm_env
+
+
 def mujoco_contacts(env, dm_model, rec, action) -> collections.Counter:
     """Penetrating contacts MuJoCo finds over the substeps of one control step, on dm_control's
     own (unpatched) model, the one `rec.data` belongs to."""
@@ -60,37 +71,44 @@ def mujoco_contacts(env, dm_model, rec, action) -> collections.Counter:
 
 
 def mjx_contacts(env, rec, action) -> collections.Counter:
-    """The same for MJX along its own substeps (ctrl scaled as DMCEnv.physics_step scales it)."""
-    data, substep = parity.to_mjx(env, rec.data), _jit_substep(env)
-    ctrl = parity.to_dm_action(env, np.clip(action, -1.0, 1.0)).astype(np.float32)
+    """The same for MJX along its own substeps, from the task's `control` (its episode's model
+    and ctrl, as physics_step applies them)."""
+    control, substep = _jit_control(env), jax_setup.jit_single_env(mjx.step)
+    model, data = control(parity.to_mjx(env, rec.data), np.float32(action), rec.info)
     found = collections.Counter()
     for _ in range(env.n_substeps):
-        data = substep(data, ctrl)
+        data = substep(model, data)
         c = data._impl.contact
         found += _pairs(env.mj_model, np.asarray(c.geom), np.asarray(c.dist))
     return found
 
 
 @functools.cache
-def _jit_substep(env):
-    return jax_setup.jit_single_env(lambda d, ctrl: mjx.step(env.mjx_model, d.replace(ctrl=ctrl)))
+def _jit_control(env):
+    return jax_setup.jit_single_env(env.control)
 
 
-def worst_key(env, rec, ours: np.ndarray) -> str:
-    """The obs key holding the largest error (our obs dict has dm_control's keys and order)."""
+def obs_keys(env, rec) -> list:
+    """(key, end index in the flat obs) per obs key (our obs dict has dm_control's keys and
+    order)."""
     obs = env._get_obs(parity.to_mjx(env, rec.data), rec.info)
-    sizes = np.cumsum([int(np.size(v)) for v in obs.values()])
-    return list(obs)[int(np.searchsorted(sizes, np.argmax(np.abs(ours - rec.obs)), "right"))]
+    return list(zip(obs, np.cumsum([int(np.size(v)) for v in obs.values()]), strict=True))
 
 
-def measure(env, dm_model, recs, seed: int, start: int) -> dict:
-    _, obs = parity.step_from(env, recs[start], recs[start + 1].action)
-    err = np.abs(obs[0] - recs[start + 1].obs)
+def worst_key(keys, err: np.ndarray) -> str:
+    """The obs key holding the largest error; `keys` from obs_keys."""
+    return keys[int(np.searchsorted([end for _, end in keys], np.argmax(err), "right"))][0]
+
+
+def measure(env, dm_model, recs, seed: int, start: int, keys) -> dict:
+    """The error is of `parity.step_from`, the parity tests' program; the contacts come from
+    a separate substep loop (same ops, one jitted call per substep)."""
     action = recs[start + 1].action
+    _, obs = parity.step_from(env, recs[start], action)
+    err = np.abs(obs[0] - recs[start + 1].obs)
     ours = mjx_contacts(env, recs[start], action)
     theirs = mujoco_contacts(env, dm_model, recs[start], action)
-    return dict(seed=seed, start=start, error=float(err.max()),
-                worst_key=worst_key(env, recs[start + 1], obs[0]),
+    return dict(seed=seed, start=start, error=float(err.max()), worst_key=worst_key(keys, err),
                 tolerance=parity.step_tolerance(env, start),
                 contacts_mujoco=sum(theirs.values()), contacts_mjx=sum(ours.values()),
                 only_mujoco=dict(theirs - ours), only_mjx=dict(ours - theirs))  # fmt: skip
@@ -123,10 +141,11 @@ def main(_):
     rows = []
     for seed in (int(s) for s in FLAGS.seeds):
         recs = parity.rollout(env, seed, max(starts) + 1)
-        dm_env = parity.dm_load(env, seed)  # kept alive: its model backs dm_model
+        dm_env = dm_episode(env, seed, recs[0])  # kept alive: its model backs dm_model
         dm_model = dm_env.physics.model.ptr
+        keys = obs_keys(env, recs[0])
         for start in starts:
-            rows.append(measure(env, dm_model, recs, seed, start))
+            rows.append(measure(env, dm_model, recs, seed, start, keys))
             print(rows[-1], flush=True)
     info = machine_info()
     os.makedirs(FLAGS.out, exist_ok=True)
