@@ -174,6 +174,11 @@ def write(info, rows, done: int, total: int) -> None:
     timed = [r for r in rows if "skipped" not in r]
     older = " (older rows carry no time)" if len(when) < len(timed) else ""
     span = f"\nRows measured {when[0]} to {when[-1]}{older}.\n" if when else ""
+    if FLAGS.replace:
+        span += (
+            "The command above re-measured its tasks and batches in place (`--replace`); "
+            "the other rows come from earlier runs (each row's time is in the JSON).\n"
+        )
     lines = [
         "# Env-only speed\n",
         header(info) + partial + span,
