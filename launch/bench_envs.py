@@ -127,7 +127,8 @@ def bench_native(env) -> float:
 def main(_):
     info = machine_info()
     tasks = envs.names() if FLAGS.tasks == ["all"] else FLAGS.tasks
-    rows = _saved_rows(info) if FLAGS.skip_done or FLAGS.replace else []
+    rows, runs = _saved(info) if FLAGS.skip_done or FLAGS.replace else ([], [])
+    runs = runs + [dict(date=info["date"], command=info["command"])]
     done = set() if FLAGS.replace else {r["task"] for r in rows}
     total = len(set(tasks) | {r["task"] for r in rows})
     for name in tasks:
@@ -136,7 +137,7 @@ def main(_):
         saved = [r for r in rows if r["task"] == name]
         rows = merge(rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)), saved))
         # after each task, so that a stopped run keeps what it measured
-        write(info, rows, done=len({r["task"] for r in rows}), total=total)
+        write(info, rows, runs, done=len({r["task"] for r in rows}), total=total)
 
 
 def merge(rows: list, new: list) -> list:
@@ -157,28 +158,33 @@ def _stem(info) -> str:
     return os.path.join(FLAGS.out, f"bench_envs_{info['platform']}{FLAGS.tag}")
 
 
-def _saved_rows(info) -> list:
+def _saved(info) -> tuple[list, list]:
+    """(rows, runs) of the output JSON: its rows and the runs that wrote them (oldest first)."""
     if not os.path.exists(_stem(info) + ".json"):
-        return []
+        return [], []
     with open(_stem(info) + ".json") as f:
-        return json.load(f)["rows"]
+        saved = json.load(f)
+    return saved["rows"], saved.get("runs") or [
+        {k: saved["machine"][k] for k in ("date", "command")}
+    ]
 
 
-def write(info, rows, done: int, total: int) -> None:
+def write(info, rows, runs, done: int, total: int) -> None:
     os.makedirs(FLAGS.out, exist_ok=True)
     stem = _stem(info)
     with open(stem + ".json", "w") as f:
-        json.dump(dict(machine=info, tasks_done=done, tasks_total=total, rows=rows), f, indent=1)
+        out = dict(machine=info, runs=runs, tasks_done=done, tasks_total=total, rows=rows)
+        json.dump(out, f, indent=1)
     partial = "" if done == total else f"\n**Partial: {done} of {total} tasks measured.**\n"
     when = sorted(r["measured"] for r in rows if "measured" in r)
     timed = [r for r in rows if "skipped" not in r]
     older = " (older rows carry no time)" if len(when) < len(timed) else ""
     span = f"\nRows measured {when[0]} to {when[-1]}{older}.\n" if when else ""
-    if FLAGS.replace:
+    if len(runs) > 1:  # --skip_done / --replace: rows from several runs, the last one above
         span += (
-            "The command above re-measured its tasks and batches in place (`--replace`); "
-            "the other rows come from earlier runs (each row's time is in the JSON).\n"
+            "\nThe runs that wrote these rows, oldest first (each row's time is in the JSON):\n\n"
         )
+        span += "".join(f"- {r['date']}: `{r['command']}`\n" for r in runs)
     lines = [
         "# Env-only speed\n",
         header(info) + partial + span,
