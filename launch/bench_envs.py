@@ -26,6 +26,7 @@ from absl import app, flags
 
 import envs
 from flowrl_mjx.jax_setup import jit_env, without_fusion_emitters
+from launch import bench_rows
 from launch.common import header, machine_info
 
 flags.DEFINE_list("tasks", ["cheetah_run"], "tasks (or 'all')")
@@ -90,7 +91,7 @@ def bench_task(env, sizes, saved=()) -> list:
     """Rows for one task; a batch whose call would take over --max_call_s (extrapolated linearly
     from the last measured batch, or from the largest smaller one of the `saved` rows) is
     recorded as skipped instead of measured."""
-    rows, per_env_s = [], _per_env_s(saved, min(sizes))
+    rows, per_env_s = [], bench_rows.per_env_s(saved, min(sizes))
     base = dict(task=env.name, substeps=env.n_substeps, native_control_sps=bench_native(env))
     batch1_only = any(fnmatch.fnmatch(env.name, p) for p in FLAGS.batch1_only)
     for n in sizes:
@@ -103,12 +104,6 @@ def bench_task(env, sizes, saved=()) -> list:
             per_env_s = 1.0 / rows[-1]["control_sps"]
         print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def _per_env_s(saved, below: int):
-    """Seconds per env of a call at the largest measured batch under `below` (None: none)."""
-    timed = [r for r in saved if "control_sps" in r and r["batch"] < below]
-    return 1.0 / max(timed, key=lambda r: r["batch"])["control_sps"] if timed else None
 
 
 def bench_native(env) -> float:
@@ -135,23 +130,11 @@ def main(_):
         if name in done:
             continue
         saved = [r for r in rows if r["task"] == name]
-        rows = merge(rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)), saved))
+        rows = bench_rows.merge(
+            rows, bench_task(envs.load(name), list(map(int, FLAGS.batch_sizes)), saved)
+        )
         # after each task, so that a stopped run keeps what it measured
         write(info, rows, runs, done=len({r["task"] for r in rows}), total=total)
-
-
-def merge(rows: list, new: list) -> list:
-    """`rows` with each new row in place of the row of the same task and batch, or else after
-    the last row of its task (appended for a new task)."""
-    rows = list(rows)
-    for r in new:
-        same_task = [i for i, old in enumerate(rows) if old["task"] == r["task"]]
-        same = [i for i in same_task if rows[i]["batch"] == r["batch"]]
-        if same:
-            rows[same[0]] = r
-        else:
-            rows.insert(same_task[-1] + 1 if same_task else len(rows), r)
-    return rows
 
 
 def _stem(info) -> str:
