@@ -59,7 +59,7 @@ def dm_episode(env, seed: int, first):
 
 def mujoco_contacts(env, dm_model, rec, action) -> collections.Counter:
     """Penetrating contacts MuJoCo finds over the substeps of one control step, on dm_control's
-    own (unpatched) model, the one `rec.data` belongs to."""
+    own (unpatched) model of the episode (`dm_episode`), the one `rec.data` belongs to."""
     d = mujoco.MjData(dm_model)
     mujoco.mj_copyData(d, dm_model, rec.data)
     d.ctrl[:] = parity.to_dm_action(env, action)
@@ -73,7 +73,7 @@ def mujoco_contacts(env, dm_model, rec, action) -> collections.Counter:
 def mjx_contacts(env, rec, action) -> collections.Counter:
     """The same for MJX along its own substeps, from the task's `control` (its episode's model
     and ctrl, as physics_step applies them)."""
-    control, substep = _jit_control(env), jax_setup.jit_single_env(mjx.step)
+    control, substep = _jit_control(env), _jit_substep()
     model, data = control(parity.to_mjx(env, rec.data), np.float32(action), rec.info)
     found = collections.Counter()
     for _ in range(env.n_substeps):
@@ -86,6 +86,11 @@ def mjx_contacts(env, rec, action) -> collections.Counter:
 @functools.cache
 def _jit_control(env):
     return jax_setup.jit_single_env(env.control)
+
+
+@functools.cache
+def _jit_substep():
+    return jax_setup.jit_single_env(mjx.step)  # the model is an argument: one per task's shapes
 
 
 def obs_keys(env, rec) -> list:
