@@ -41,7 +41,7 @@ def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
 
     Both ways run as one batch of 2 * num_envs envs (the first half from a0 = 0), so the program
     holds one env step, not two: two episode scans took ~19 s of the ~50 s a tiny cartpole run
-    spent compiling on 2 CPU cores.
+    spent tracing and compiling on 2 CPU cores (results/perf_changes.md, session 8).
     """
     flow_action = policy.make_flow_action(cfg, networks)
     deterministic = (jnp.arange(2 * num_envs) < num_envs)[:, None]

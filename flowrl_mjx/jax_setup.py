@@ -34,7 +34,9 @@ def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
-def without_fusion_emitters(num_envs: Optional[int], env=None, emitters: Optional[bool] = None):
+def without_fusion_emitters(
+    num_envs: Optional[int], env=None, emitters: Optional[bool] = None
+) -> bool:
     """Whether a program of `num_envs` envs of `env`'s task compiles without XLA:CPU's fusion
     emitters: one env, or a task whose `cpu_fusion_emitters` is False. `num_envs=None` is a
     program mixing env steps with other work (only the task's rule applies); `emitters` True or
