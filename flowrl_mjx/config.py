@@ -34,7 +34,8 @@ class Config:
     policy_delay: int = 2
     # (static) Target nets move when the update counter is a multiple of this (official: 2).
     target_delay: int = 2
-    # (static) "official": the released code's actor weighting; "paper": the paper's (see losses).
+    # (static) "official": the released code's actor weighting, flow matching averaged over
+    # action dims; "paper": the paper's, ||.||^2 summed over action dims (see losses).
     mode: str = "official"
     # Adam learning rate, all four optimisers.
     lr: float = 3e-4
@@ -42,8 +43,11 @@ class Config:
     gamma: float = 0.99
     # Expectile tau of the V regression on min Q_buffer_target (paper: 0.9).
     expectile: float = 0.9
-    # lambda: weight of the flow-matching (W2 bound) term in the actor loss.
+    # lambda: weight of the flow-matching (W2 bound) term in the actor loss. 0 removes the term
+    # exactly in both modes (the constraint-off ablation).
     lam: float = 0.1
+    # (static) "paper" mode only: the largest per-sample weight f(d) (bounds the actor gradient).
+    paper_max_weight: float = 20.0
     # Fraction of the OLD target kept per target step: target <- rate*target + (1-rate)*online.
     target_rate: float = 0.05
     # (static) Fraction of each batch drawn from the newest `recent_window` entries (0: uniform).
@@ -91,6 +95,8 @@ def _problems(c: Config):
         yield f"expectile={c.expectile} must be in (0, 1)"
     if not c.lam >= 0:
         yield f"lam={c.lam} must be >= 0"
+    if not c.paper_max_weight >= 1:
+        yield f"paper_max_weight={c.paper_max_weight} must be >= 1"
     if not 0 <= c.target_rate <= 1:
         yield f"target_rate={c.target_rate} must be in [0, 1]"
     if not 0 <= c.recent_fraction <= 1:

@@ -42,6 +42,12 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("num_processes", None, "multi-host: number of processes")
 flags.DEFINE_integer("process_id", None, "multi-host: this process's index")
+flags.DEFINE_float(
+    "replay_ratio",
+    None,
+    "samples drawn per stored transition; K (updates_per_iter) follows from it, the batch and "
+    "num_envs (default: the preset's; flowrl_mjx.presets)",
+)
 flags.DEFINE_integer("eval_every", 1, "evaluate every this many epochs")
 flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs (and at the end)")
 flags.DEFINE_enum("backend", "mjx", ["mjx", "dm_control"],
@@ -72,7 +78,7 @@ def resolve():
         if v is not None:
             overrides[key] = tuple(int(x) for x in v) if isinstance(v, list) else v
     try:
-        cfg, loop = presets.build(name, **overrides)
+        cfg, loop = presets.build(name, replay_ratio=FLAGS.replay_ratio, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
     for k in ("num_envs", "iters_per_epoch", "num_eval_envs"):
@@ -127,6 +133,7 @@ def main(argv):
     except (UsageError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
     run = host_runner.run if settings["backend"] == "dm_control" else runner.run
     run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every, FLAGS.eval_every)
 

@@ -23,7 +23,6 @@ from flowrl_mjx.policy import make_flow_action, sample_a0
 
 sg = jax.lax.stop_gradient
 OFFICIAL_W_MIN, OFFICIAL_W_MAX = 1e-3, 1.0  # the official code's clip of the actor weight
-_PAPER_MAX_LOG_W = 80.0  # numeric guard only: exp overflows float32 above ~88.7
 
 
 def masked_mean(x, valid):
@@ -43,22 +42,30 @@ def expectile_loss(diff, tau):
     return jnp.where(diff < 0, 1.0 - tau, tau) * diff**2
 
 
-def flow_weights(d, valid, mode: str, lam: float):
+def flow_weights(d, valid, mode: str, lam: float, paper_max_weight: float = 20.0):
     """Per-sample weight of the flow-matching term, from d = Q_buffer(s, a) - Q(s, pi(s)).
 
     Both modes normalise with m = masked batch mean of relu(d) over valid samples (the official
     code's normaliser; for d > 0, relu(d) = d, so the paper's exp(d - mean) reads exp(d - m)).
     official: w = clip(lam * exp(relu(d) - m), 1e-3, 1)   (lam folded in, as released).
-    paper:    w = f(d) = 1[d > 0] * exp(d - m)             (paper's f, lam applied separately).
+    paper:    w = min(f(d), paper_max_weight), f(d) = 1[d > 0] * exp(d - m) (the paper's f; lam
+              applied separately). Unbounded, a gap d - m of ~50 gives weights ~5e21, whose
+              squared gradients overflow Adam's float32 second moment to inf: the actor never
+              moves again. With the bound, a sample's flow-matching gradient is at most
+              lam * paper_max_weight times its unweighted one.
+    lam = 0 (the constraint-off ablation, the paper's Fig. 4a): w = 0 in both modes, exactly.
     """
+    if lam == 0:
+        return jnp.zeros_like(d)
     pos = jax.nn.relu(d)
     m = masked_mean(pos, valid)
     if mode == "official":
         return jnp.clip(lam * jnp.exp(pos - m), OFFICIAL_W_MIN, OFFICIAL_W_MAX)
-    return jnp.where(d > 0, jnp.exp(jnp.minimum(d - m, _PAPER_MAX_LOG_W)), 0.0)
+    log_max = jnp.log(paper_max_weight)
+    return jnp.where(d > 0, jnp.exp(jnp.minimum(d - m, log_max)), 0.0)
 
 
-def actor_objective(q_pi, residual, d, valid, mode: str, lam: float):
+def actor_objective(q_pi, residual, d, valid, mode: str, lam: float, paper_max_weight=20.0):
     """Actor loss from its parts (the paper's W2-regularised policy objective).
 
     q_pi: (B,) min of twin Q(s, pi(s)); residual: (B, act) v(s, a_t, t) - (a - a0); d: (B,), no
@@ -68,7 +75,7 @@ def actor_objective(q_pi, residual, d, valid, mode: str, lam: float):
     paper:    mean_B[-q_pi + lam * f(d) * ||residual||^2], per-sample, summed over action dims.
     """
     d = sg(d)
-    w = flow_weights(d, valid, mode, lam)
+    w = flow_weights(d, valid, mode, lam, paper_max_weight)
     sq = jnp.sum(residual**2, axis=-1)
     if mode == "official":
         fm = masked_mean(sq / residual.shape[-1], valid)
@@ -157,6 +164,8 @@ def make_losses(cfg: Config, networks: Networks) -> Losses:
         residual = networks.actor.apply(actor_params, batch.obs, a_t, t) - flow.target_velocity(
             a0, batch.action
         )
-        return actor_objective(q_pi, residual, q_buffer - q_pi, batch.valid, cfg.mode, cfg.lam)
+        return actor_objective(
+            q_pi, residual, q_buffer - q_pi, batch.valid, cfg.mode, cfg.lam, cfg.paper_max_weight
+        )
 
     return Losses(critic=critic, qbuf=qbuf, value=value, actor=actor)

@@ -1,29 +1,60 @@
-"""Task presets: the defaults a run starts from; any flag overrides a field.
+"""Presets as scale rules: each states ratios, and the numbers follow from the env count.
 
-Replay ratio = updates_per_iter * batch_size / num_envs (samples drawn per transition stored).
+A preset fixes how a run scales, not one run's numbers: batch size, updates per iteration (K),
+warm-up, the recent-sampling window and the epoch length are derived from `num_envs` by
+`derive`, so `--num_envs 8` and `--num_envs 128` on the same preset do the same amount of
+learning per env step. Any flag overrides a derived number, and `recipe_line` prints what a run
+got.
 
-- paper: 1 env, batch 256, K=1, ratio 256. The paper's setting, for like-for-like comparison
-  with published CPU results (networks 512 wide as the paper).
-- cpu: 128 envs, batch 128, K=256: replay ratio 256 (the paper's), 2 updates per env step (the
-  paper: 1). On 2 CPU cores the learner sets the pace, so the networks are 128 wide (velocity
-  field 128x128; Q, Q_buffer, V trunks with one 128-wide LN+GELU layer): a labelled departure
-  from the paper's 512; an update takes 1.5 ms at batch 128 and 5.0 ms at batch 512 vs 144 ms for
-  512-wide nets at batch 512 on 2 cores (`python -m launch.bench_update --hidden 128
-  --batch_sizes 128,256,512 --updates_per_call 20`, 2026-11-24). Small batches, many updates:
-  at the same cost per env step as batch 512 / K=64, 4x the gradient steps learned cheetah_run
-  about twice as fast in wall-clock. results/learning_cpu.md has the runs that chose it.
-- gpu: 4096 envs, batch 4096, K=8, ratio 8. Thousands of envs: large batches keep the GPU busy;
-  ratio 8 as massively parallel off-policy methods use (FastTD3-style); not yet tuned here.
+Terms (N envs, batch B, K updates per iteration):
+- updates per env step = K / N: the paper's update-to-data ratio (1 in the paper);
+- replay ratio = K * B / N: samples drawn per transition stored (256 in the paper);
+- gradient updates per 1M env steps = K * 1e6 / N (warm-up excluded).
+
+The presets:
+- paper: 1 env, batch 256, replay ratio 256 (K = 1), 512-wide networks: the paper's setting, for
+  like-for-like comparison with published CPU results.
+- cpu: 128 envs, batch 128, replay ratio 256 (2 updates per env step), 128-wide networks
+  (velocity field 128x128; Q, Q_buffer, V trunks one 128-wide LN+GELU layer): a labelled departure
+  from the paper's 512, because on 2 CPU cores the learner sets the pace. Small batches and many
+  updates learned cheetah_run fastest in wall-clock there (results/learning_cpu.md).
+- gpu: thousands of envs, batch = num_envs (at least 1,024, at most 16,384), replay ratio 8:
+  large batches and few updates per env step, as massively parallel off-policy agents use. The
+  scale study behind its numbers is results/scale/README.md.
 """
 
+import dataclasses
+
+# Smallest warm-up of every preset: the paper's 5,000 uniform-random env steps.
+_MIN_WARMUP_STEPS = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A recipe stated as ratios; `derive(num_envs)` gives the numbers."""
+
+    num_envs: int  # the env count a run gets when --num_envs is not given
+    batch_per_env: float  # batch = batch_per_env * num_envs, clipped to [batch_min, batch_max]
+    batch_min: int
+    batch_max: int
+    replay_ratio: float  # K = max(1, round(replay_ratio * num_envs / batch))
+    warmup_iters: int  # warm-up = max(5,000, warmup_iters * num_envs) env steps
+    recent_iters: int  # recent-sampling window = recent_iters iterations' inserts (<= replay)
+    epoch_env_steps: int  # iterations per epoch (one log point) = this / num_envs, at least 1
+    fixed: dict = dataclasses.field(default_factory=dict)  # fields that do not scale
+
+
 PRESETS = {
-    "paper": dict(num_envs=1, batch_size=256, updates_per_iter=1, warmup_steps=5000,
-                  replay_size=1_000_000, iters_per_epoch=1000),
-    "cpu": dict(num_envs=128, batch_size=128, updates_per_iter=256, warmup_steps=5000,
-                replay_size=1_000_000, actor_hidden=(128, 128), critic_hidden=(128,),
-                value_hidden=(128,), iters_per_epoch=40),
-    "gpu": dict(num_envs=4096, batch_size=4096, updates_per_iter=8, warmup_steps=40_960,
-                replay_size=4_000_000, iters_per_epoch=25),
+    "paper": Preset(num_envs=1, batch_per_env=256, batch_min=256, batch_max=256,
+                    replay_ratio=256, warmup_iters=0, recent_iters=2048, epoch_env_steps=1000,
+                    fixed=dict(replay_size=1_000_000)),
+    "cpu": Preset(num_envs=128, batch_per_env=1, batch_min=128, batch_max=128, replay_ratio=256,
+                  warmup_iters=0, recent_iters=16, epoch_env_steps=5120,
+                  fixed=dict(replay_size=1_000_000, actor_hidden=(128, 128),
+                             critic_hidden=(128,), value_hidden=(128,))),
+    "gpu": Preset(num_envs=4096, batch_per_env=1, batch_min=1024, batch_max=16384,
+                  replay_ratio=8, warmup_iters=10, recent_iters=4, epoch_env_steps=102_400,
+                  fixed=dict(replay_size=4_000_000)),
 }  # fmt: skip
 
 
@@ -34,18 +65,65 @@ def default_preset(num_envs, platform: str) -> str:
     return "cpu" if platform == "cpu" else "gpu"
 
 
-def build(name: str, **overrides):
-    """(Config, LoopConfig) of preset `name` with `overrides` (any field of either) applied.
-    Raises ValueError for an unknown preset or field, or an impossible config."""
+def derive(preset: Preset, num_envs: int, batch_size=None, replay_ratio=None, replay_size=None):
+    """The preset's numbers at `num_envs` (Config and LoopConfig fields). A given batch_size,
+    replay_ratio or replay_size replaces the preset's before the rest is derived from them."""
+    n = num_envs
+    batch = batch_size or int(min(max(round(preset.batch_per_env * n), preset.batch_min),
+                                  preset.batch_max))  # fmt: skip
+    ratio = preset.replay_ratio if replay_ratio is None else replay_ratio
+    capacity = replay_size or preset.fixed["replay_size"]
+    return dict(
+        preset.fixed,
+        num_envs=n,
+        batch_size=batch,
+        updates_per_iter=max(1, round(ratio * n / batch)),
+        warmup_steps=max(_MIN_WARMUP_STEPS, preset.warmup_iters * n),
+        recent_window=min(preset.recent_iters * n, capacity),
+        iters_per_epoch=max(1, round(preset.epoch_env_steps / n)),
+    )
+
+
+def build(name: str, replay_ratio=None, **overrides):
+    """(Config, LoopConfig) of preset `name` at overrides' num_envs (or the preset's), with
+    `overrides` (any field of either) replacing derived numbers. Raises ValueError for an unknown
+    preset or field, or an impossible config."""
     from flowrl_mjx.config import Config
     from flowrl_mjx.train import LoopConfig
 
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid: {', '.join(sorted(PRESETS))}")
-    values = dict(PRESETS[name], **overrides)
     fields = {**Config.__dataclass_fields__, **LoopConfig.__dataclass_fields__}
-    unknown = sorted(set(values) - set(fields))
+    unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}")
+    preset = PRESETS[name]
+    num_envs = overrides.get("num_envs", preset.num_envs)
+    if not isinstance(num_envs, int) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    if replay_ratio is not None and not replay_ratio > 0:
+        raise ValueError(f"replay_ratio must be > 0, got {replay_ratio}")
+    given = {k: overrides.get(k) for k in ("batch_size", "replay_size")}
+    values = dict(derive(preset, num_envs, replay_ratio=replay_ratio, **given), **overrides)
     pick = lambda cls: {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-    return Config(**pick(Config)).validate(), LoopConfig(**pick(LoopConfig))
+    cfg, loop = Config(**pick(Config)).validate(), LoopConfig(**pick(LoopConfig))
+    if cfg.recent_fraction > 0 and cfg.recent_window < loop.num_envs:
+        raise ValueError(
+            f"recent_window={cfg.recent_window} is smaller than one iteration's inserts "
+            f"(num_envs={loop.num_envs}): the recent draws would miss part of the newest data"
+        )
+    return cfg, loop
+
+
+def recipe_line(preset: str, cfg, loop) -> str:
+    """One line stating what a run does per env step, printed at the start of every run."""
+    n, b, k = loop.num_envs, cfg.batch_size, cfg.updates_per_iter
+    widths = lambda h: "x".join(str(w) for w in h)
+    return (
+        f"recipe: preset={preset} envs={n} batch={b} K={k} updates/env_step={k / n:.4g} "
+        f"replay_ratio={k * b / n:.4g} updates/1M_env_steps={round(k * 1e6 / n):,} "
+        f"lr={cfg.lr:g} warmup={cfg.warmup_steps:,} recent={cfg.recent_window:,} "
+        f"({cfg.recent_fraction:g} of each batch) mode={cfg.mode} lam={cfg.lam:g} "
+        f"nets actor={widths(cfg.actor_hidden)} critic={widths(cfg.critic_hidden)} "
+        f"value={widths(cfg.value_hidden)}"
+    )

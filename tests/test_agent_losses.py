@@ -30,7 +30,7 @@ def np_actor_loss(q_pi, residual, d, valid, mode, lam):
         w = np.clip(lam * np.exp(relu - m), 1e-3, 1.0)
         fm = (residual[v] ** 2).mean()  # torch mse_loss: mean over samples and action dims
         return np.mean(-q_pi[v] + w[v] * fm)
-    w = np.where(d > 0, np.exp(d - m), 0.0)
+    w = np.where(d > 0, np.minimum(np.exp(d - m), 20.0), 0.0)  # paper_max_weight = 20
     return np.mean(-q_pi[v] + lam * w[v] * sq[v])
 
 
@@ -64,6 +64,40 @@ def test_flow_weights_ranges():
     assert float(w.min()) >= 1e-3 and float(w.max()) <= 1.0 and float(w.max()) == 1.0
     p = losses.flow_weights(d, valid, "paper", 0.1)
     assert bool(jnp.all(p[d <= 0] == 0)) and bool(jnp.all(p[d > 0] > 0))
+
+
+def test_paper_weights_bounded_and_adam_keeps_moving():
+    """A Q_buffer - Q gap of 52 above the batch mean: the per-sample flow-matching gradient stays
+    within lam * paper_max_weight * 2|residual| / B, and Adam still moves the next step (an
+    unbounded weight overflowed its second moment to inf and froze the actor)."""
+    import optax
+
+    lam, n = 0.1, 8
+    q_pi = jnp.zeros(n)
+    d = jnp.zeros(n).at[0].set(52.0 * n / (n - 1))  # sample 0 sits 52 above the batch mean
+    valid = jnp.ones(n)
+    residual = jnp.full((n, ACT), 0.5)
+    loss_fn = lambda r, d: losses.actor_objective(q_pi, r, d, valid, "paper", lam)[0]
+    g = jax.grad(loss_fn)(residual, d)
+    assert bool(jnp.all(jnp.isfinite(g)))
+    assert float(jnp.max(jnp.abs(g))) <= lam * 20.0 * 2 * 0.5 / n * (1 + 1e-6)
+    tx = optax.adam(3e-4)
+    opt = tx.init(residual)
+    _, opt = tx.update(g, opt, residual)
+    calm = jax.grad(loss_fn)(residual, jnp.ones(n))
+    step, opt = tx.update(calm, opt, residual)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(opt))
+    assert float(jnp.max(jnp.abs(step))) > 1e-6
+
+
+@pytest.mark.parametrize("mode", ["official", "paper"])
+def test_lam_zero_removes_the_w2_term_exactly(mode):
+    q_pi, residual, d, valid = _random_parts(jax.random.key(7))
+    loss, metrics = losses.actor_objective(q_pi, residual, d, valid, mode, 0.0)
+    np.testing.assert_allclose(float(loss), -np.mean(np.asarray(q_pi)[valid > 0]), rtol=1e-6)
+    assert float(metrics["actor/weight_mean"]) == 0.0
+    g = jax.grad(lambda r: losses.actor_objective(q_pi, r, d, valid, mode, 0.0)[0])(residual)
+    assert bool(jnp.all(g == 0.0))
 
 
 def test_expectile_asymmetry():

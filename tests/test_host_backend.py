@@ -180,5 +180,7 @@ def test_launch_cli_backend_dm_control(tmp_path):
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.load(open(out / "config.json"))["backend"] == "dm_control"
+    recipe = [line for line in done.stdout.splitlines() if line.startswith("recipe:")]
+    assert recipe == [recipe[0]] and "envs=2 batch=4 K=2 " in recipe[0], done.stdout[-2000:]
     row = json.loads(open(out / "metrics.jsonl").readline())
     assert row["env_steps"] == 8 and np.isfinite(row["eval/return_deterministic"])

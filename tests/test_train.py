@@ -47,6 +47,7 @@ def test_bad_input_fails_fast_with_exit_code_2(tmp_path):
         (["--batch_size", "0"], "batch_size"),
         (["--batch_size", "512", "--replay_size", "256", "--recent_window", "0"], "replay"),
         (["--num_envs", "0"], "num_envs"),
+        (["--num_envs", "256", "--recent_window", "100"], "one iteration's inserts"),
         (["--replay_size", "100000000000", "--recent_fraction", "0"], "GiB"),
         (["--run_dir", str(tmp_path / "f" / "x")], None),
         (["--num_seeds", "0"], "num_seeds"),

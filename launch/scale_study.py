@@ -1,0 +1,229 @@
+"""The scale study: FlowRL at 128, 1024 and 4096 envs, returns against env steps and updates.
+
+    python -m launch.scale_study --arms cheetah_4096_b4096_k8 [--arms ...]   # train, then collect
+    python -m launch.scale_study --collect_only                              # tables and plots only
+
+Each arm is one `python -m flowrl_mjx.launch` command (several seeds in one program with
+--num_seeds) into runs/scale/<arm>/; an arm whose run dir has a checkpoint is continued with
+--resume. After an arm ends, its config.json and per-seed metrics.jsonl are copied to
+results/scale/runs/<arm>/ (small; the checkpoints stay in runs/), and everything under
+results/scale/runs/ is collected into results/scale/study.json, study.md and one PNG per task.
+
+Gradient updates at a log point are derived from the config: an iteration updates K times once its
+env steps reach the warm-up (flowrl_mjx/train.py), so after j iterations of N envs
+updates = K * max(0, j - ceil(warmup / N) + 1).
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from absl import app, flags
+
+from launch.common import machine_info
+
+NARROW = ["--actor_hidden", "128,128", "--critic_hidden", "128", "--value_hidden", "128"]
+
+
+def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
+    return dict(task=task, num_envs=num_envs, total_env_steps=steps, num_seeds=seeds,
+                flags=["--preset", preset, *extra])  # fmt: skip
+
+
+# The arms run so far and their settings; a new experiment is a new entry (names are run dirs).
+ARMS = {
+    "cheetah_4096_A": _arm("cheetah_run", 4096, 2_048_000, 1, "--batch_size", "4096",
+                           "--updates_per_iter", "8", *NARROW, "--iters_per_epoch", "25"),
+}  # fmt: skip
+
+flags.DEFINE_list("arms", [], f"arms to train (of: {', '.join(ARMS)})")
+flags.DEFINE_bool("collect_only", False, "only rebuild study.json/md/png from results/scale/runs")
+flags.DEFINE_string("runs_root", "runs/scale", "where the arms' run dirs (with checkpoints) go")
+flags.DEFINE_string("out", "results/scale", "study outputs")
+FLAGS = flags.FLAGS
+
+
+def arm_command(name: str, spec: dict, run_dir: str, resume: bool) -> list:
+    if resume:
+        return [sys.executable, "-m", "flowrl_mjx.launch", "--resume", "--run_dir", run_dir,
+                "--total_env_steps", str(spec["total_env_steps"])]  # fmt: skip
+    return [
+        sys.executable, "-m", "flowrl_mjx.launch", "--task", spec["task"],
+        "--num_envs", str(spec["num_envs"]), "--num_seeds", str(spec["num_seeds"]),
+        "--total_env_steps", str(spec["total_env_steps"]), "--checkpoint_every", "5",
+        "--run_dir", run_dir, *spec["flags"],
+    ]  # fmt: skip
+
+
+def train_arm(name: str, spec: dict, runs_root: str, out: str) -> None:
+    run_dir = os.path.join(runs_root, name)
+    resume = os.path.isdir(os.path.join(run_dir, "checkpoints")) or os.path.isdir(
+        os.path.join(run_dir, "seed_0", "checkpoints")
+    )
+    cmd = arm_command(name, spec, run_dir, resume)
+    print(" ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True)
+    copy_logs(run_dir, os.path.join(out, "runs", name))
+
+
+def copy_logs(run_dir: str, dest: str) -> None:
+    """config.json and every metrics.jsonl (per seed) of a run dir, nothing else."""
+    for root, _, files in os.walk(run_dir):
+        if "checkpoints" in root.split(os.sep):
+            continue
+        for f in files:
+            if f in ("config.json", "metrics.jsonl", "summary.json"):
+                target = os.path.join(dest, os.path.relpath(root, run_dir))
+                os.makedirs(target, exist_ok=True)
+                shutil.copy(os.path.join(root, f), target)
+
+
+def updates_at(env_steps, num_envs: int, k: int, warmup: int):
+    """Gradient updates done after `env_steps` (see the module docstring)."""
+    j = np.asarray(env_steps) // num_envs
+    return k * np.maximum(0, j - math.ceil(warmup / num_envs) + 1)
+
+
+def _rows(path: str) -> list:
+    with open(path) as f:
+        return [r for r in map(json.loads, f) if "eval/return_stochastic" in r]
+
+
+def collect_run(name: str, folder: str) -> dict:
+    """One study run: settings and the mean/per-seed curve over the log points every seed has."""
+    with open(os.path.join(folder, "config.json")) as f:
+        settings = json.load(f)
+    cfg, loop = settings["config"], settings["loop"]
+    seed0, n_seeds = settings["seed"], settings.get("num_seeds", 1)
+    members = [folder] if n_seeds == 1 else [
+        os.path.join(folder, f"seed_{seed0 + i}") for i in range(n_seeds)
+    ]  # fmt: skip
+    curves = [{r["env_steps"]: r for r in _rows(os.path.join(m, "metrics.jsonl"))} for m in members]
+    common = sorted(set.intersection(*(set(c) for c in curves)))
+    n, k = loop["num_envs"], cfg["updates_per_iter"]
+    points = []
+    for s in common:
+        per = [c[s] for c in curves]
+        sto = [r["eval/return_stochastic"] for r in per]
+        det = [r["eval/return_deterministic"] for r in per]
+        points.append(dict(
+            env_steps=s, updates=int(updates_at(s, n, k, cfg["warmup_steps"])),
+            wall_s=float(np.mean([r["wall_time"] for r in per])),
+            eval_return_stochastic=float(np.mean(sto)),
+            eval_return_deterministic=float(np.mean(det)),
+            per_seed_stochastic=sto, per_seed_deterministic=det,
+        ))  # fmt: skip
+    machine = settings.get("machine", {})
+    return dict(
+        name=name, task=settings["task"], num_envs=n, batch_size=cfg["batch_size"],
+        updates_per_iter=k, replay_ratio=k * cfg["batch_size"] / n, lr=cfg["lr"],
+        lam=cfg["lam"], mode=cfg["mode"], target_rate=cfg["target_rate"],
+        warmup_steps=cfg["warmup_steps"], recent_window=cfg["recent_window"],
+        actor_hidden=cfg["actor_hidden"], critic_hidden=cfg["critic_hidden"],
+        value_hidden=cfg["value_hidden"], preset=settings.get("preset"),
+        seeds=[seed0 + i for i in range(n_seeds)], command=machine.get("command"),
+        date=machine.get("date"), points=points,
+    )  # fmt: skip
+
+
+def collect(out: str) -> dict:
+    root = os.path.join(out, "runs")
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    runs = [collect_run(n, os.path.join(root, n)) for n in names]
+    return dict(machine=machine_info(), runs=[r for r in runs if r["points"]])
+
+
+def _best(run: dict, key: str) -> tuple:
+    best = max(run["points"], key=lambda p: p[key])
+    return best[key], best["env_steps"], best["updates"]
+
+
+def markdown(study: dict) -> str:
+    m = study["machine"]
+    lines = [
+        "# Scale study (issue 15)",
+        "",
+        f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}), {m['platform']}, jax "
+        f"{m['versions']['jax']}. Returns: means over seeds of 16-episode evaluations; "
+        "stochastic = a0 ~ N(0, I), the official FlowRL protocol; deterministic = a0 = 0. "
+        "Widths: actor x critic/Q_buffer x V hidden layers (paper: 512x512 each).",
+        "",
+        "| run | task | envs | batch | K | replay ratio | lr | widths | seeds | env steps | "
+        "updates | wall s | last sto / det | best sto (at env steps, updates) |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in study["runs"]:
+        last = r["points"][-1]
+        w = lambda h: "x".join(map(str, h))
+        widths = f"{w(r['actor_hidden'])} / {w(r['critic_hidden'])} / {w(r['value_hidden'])}"
+        b, bs, bu = _best(r, "eval_return_stochastic")
+        lines.append(
+            f"| {r['name']} | {r['task']} | {r['num_envs']} | {r['batch_size']} | "
+            f"{r['updates_per_iter']} | {r['replay_ratio']:g} | {r['lr']:g} | {widths} | "
+            f"{len(r['seeds'])} | {last['env_steps']:,} | {last['updates']:,} | "
+            f"{last['wall_s']:,.0f} | {last['eval_return_stochastic']:.1f} / "
+            f"{last['eval_return_deterministic']:.1f} | {b:.1f} ({bs:,}, {bu:,}) |"
+        )
+    lines += ["", "Commands:", ""]
+    lines += [f"- {r['name']}: `{r['command']}` ({r['date']})" for r in study["runs"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(study: dict, out: str) -> list:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for task in sorted({r["task"] for r in study["runs"]}):
+        fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+        for r in (r for r in study["runs"] if r["task"] == task):
+            pts = r["points"]
+            y = [p["eval_return_stochastic"] for p in pts]
+            label = f"{r['name']} ({len(r['seeds'])} seeds)"
+            for ax, key in zip(axes, ("env_steps", "updates", "wall_s"), strict=True):
+                ax.plot([p[key] for p in pts], y, marker=".", label=label)
+        for ax, xl in zip(axes, ("env steps", "gradient updates", "wall-clock s (2 CPU cores)"),
+                          strict=True):  # fmt: skip
+            ax.set(xlabel=xl, ylabel="return (stochastic eval, mean over seeds)", title=task)
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=7)
+        path = os.path.join(out, f"scale_{task}.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write(out: str) -> None:
+    study = collect(out)
+    with open(os.path.join(out, "study.json"), "w") as f:
+        json.dump(study, f, indent=1)
+    with open(os.path.join(out, "study.md"), "w") as f:
+        f.write(markdown(study))
+    plot(study, out)
+
+
+def main(argv):
+    del argv
+    unknown = [a for a in FLAGS.arms if a not in ARMS]
+    if unknown:
+        print(f"error: unknown arm(s) {', '.join(unknown)}; valid: {', '.join(ARMS)}",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    os.makedirs(FLAGS.out, exist_ok=True)
+    if not FLAGS.collect_only:
+        for name in FLAGS.arms:
+            train_arm(name, ARMS[name], FLAGS.runs_root, FLAGS.out)
+            write(FLAGS.out)
+    write(FLAGS.out)
+
+
+if __name__ == "__main__":
+    app.run(main)
