@@ -36,9 +36,19 @@ def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
 
 # The arms run so far and their settings; a new experiment is a new entry (names are run dirs).
 ARMS = {
+    # The gpu preset as first shipped (batch 4096, K=8, lr 3e-4), narrow; stopped at ~1M steps.
     "cheetah_4096_A": _arm("cheetah_run", 4096, 2_048_000, 1, "--batch_size", "4096",
                            "--updates_per_iter", "8", *NARROW, "--iters_per_epoch", "25"),
+    # A with lr 1e-3 (brax SAC's Playground DMC value).
+    "cheetah_4096_B_lr1e-3": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "4096",
+                                  "--updates_per_iter", "8", "--lr", "1e-3", *NARROW),
+    # B at the same learner cost per iteration: batch 1024, K=32 (4x the gradient steps).
+    "cheetah_4096_C_b1024_k32": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
+                                     "--updates_per_iter", "32", "--lr", "1e-3", *NARROW),
 }  # fmt: skip
+
+# Earlier runs that belong in the study, read where they were committed (one seed each).
+EARLIER = {"cheetah_128_cpu_e": "results/learning_cpu/cheetah_cpu_e"}
 
 flags.DEFINE_list("arms", [], f"arms to train (of: {', '.join(ARMS)})")
 flags.DEFINE_bool("collect_only", False, "only rebuild study.json/md/png from results/scale/runs")
@@ -134,6 +144,7 @@ def collect(out: str) -> dict:
     root = os.path.join(out, "runs")
     names = sorted(os.listdir(root)) if os.path.isdir(root) else []
     runs = [collect_run(n, os.path.join(root, n)) for n in names]
+    runs += [collect_run(n, path) for n, path in EARLIER.items() if os.path.isdir(path)]
     return dict(machine=machine_info(), runs=[r for r in runs if r["points"]])
 
 
