@@ -2,9 +2,10 @@
 
 Evaluates a run's policy (flowrl_mjx.load_policy) in real dm_control and in our MJX task, with
 the same act function, and reports mean +- std episode returns per backend and the gap
-(MJX minus dm_control: the transfer measure), for deterministic actions (a0 = 0) and stochastic
-ones (a0 ~ N(0, I)). Writes R/eval_transfer.json. Episodes are 1000 control steps (dm_control's
-time limit) unless --episode_length says otherwise. Bad input: one line, exit code 2.
+(MJX minus dm_control: the transfer measure), for stochastic actions (a0 ~ N(0, I), the official
+FlowRL code's evaluation protocol) and deterministic ones (a0 = 0), each row naming its protocol.
+Writes R/eval_transfer.json. Episodes are 1000 control steps (dm_control's time limit) unless
+--episode_length says otherwise. Bad input: one line, exit code 2.
 
 --video renders one deterministic dm_control episode headless to MP4 (see flowrl_mjx.video).
 """
@@ -20,7 +21,13 @@ import numpy as np
 import flowrl_mjx
 
 BACKENDS = ("dm_control", "mjx")
-MODES = ("deterministic", "stochastic")
+# Stochastic first: it is the official FlowRL code's protocol, the one published FlowRL curves use.
+MODES = ("stochastic", "deterministic")
+# Table row labels: how each mode acts.
+MODE_LABELS = {
+    "stochastic": "stochastic (a0 ~ N(0, I), official protocol)",
+    "deterministic": "deterministic (a0 = 0)",
+}
 
 
 def _stats(returns, nonfinite: int) -> dict:
@@ -113,12 +120,12 @@ def table(report: dict) -> str:
     """Markdown: one row per mode, mean +- std per backend, and the gap."""
     backends = [b for b in BACKENDS if b in report]
     gap = report.get("gap_mjx_minus_dm_control")
-    head = ["actions", *backends] + (["gap (mjx - dm_control)"] if gap else [])
+    head = ["eval protocol", *backends] + (["gap (mjx - dm_control)"] if gap else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in MODES:
         cells = [f"{report[b][m]['mean']:.1f} ± {report[b][m]['std']:.1f}" for b in backends]
         cells += [f"{gap[m]:+.1f}"] if gap else []
-        lines.append("| " + " | ".join([m, *cells]) + " |")
+        lines.append("| " + " | ".join([MODE_LABELS[m], *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -151,7 +158,8 @@ def main(argv=None) -> int:
         if args.video:
             act = flowrl_mjx.load_policy(args.run_dir, deterministic=True, seed=args.seed)
             n = video.record(report["task"], act, args.video, args.seed, args.episode_length)
-            report["video"] = dict(path=os.path.basename(args.video), frames=n)
+            report["video"] = dict(path=os.path.basename(args.video), frames=n,
+                                   protocol="deterministic")  # fmt: skip
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -161,7 +169,9 @@ def main(argv=None) -> int:
     with open(os.path.join(args.run_dir, "eval_transfer.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(f"{report['task']} ({report['episodes']} episodes per cell, trained on "
-          f"{report['trained_on']}):\n{table(report)}")  # fmt: skip
+          f"{report['trained_on']}), mean ± std episode return:\n{table(report)}")  # fmt: skip
+    if args.video:
+        print(f"video: one deterministic (a0 = 0) dm_control episode, {args.video}")
     return 0
 
 

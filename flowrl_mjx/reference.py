@@ -24,6 +24,10 @@ SOURCE_KEYS = {
     "danijar/dreamerv3": "DV3",
     "nicklashansen/tdmpc": "T1",
 }
+# Evaluation protocol of each source where the source documents it (data/README.md): BRO's
+# train_parallel.py runs deterministic eval episodes. The others do not say how they act at eval
+# time, so nothing is claimed for them.
+SOURCE_PROTOCOLS = {"BRO": "deterministic"}
 # A run "reached" a budget when it logged a point within this fraction of it (the data's own
 # grid is 100k; +-10% of 1M is the +-100k the reference README matches with).
 REACH_TOLERANCE = 0.1
@@ -80,6 +84,18 @@ def mean_curve(seeds: dict) -> tuple:
     mean = np.nanmean(values, axis=0)
     std = np.sqrt(np.nanmean((values - mean) ** 2, axis=0))
     return grid, mean, std, n
+
+
+def source_protocol(label: str):
+    """'deterministic' / 'stochastic' for a "method [KEY]" label whose source documents its
+    evaluation protocol, else None."""
+    return SOURCE_PROTOCOLS.get(label.rpartition(" [")[2].rstrip("]"))
+
+
+def protocol_note(label: str) -> str:
+    """What a legend or table label says about the source's protocol."""
+    documented = source_protocol(label)
+    return f"{documented} eval" if documented else "protocol not documented"
 
 
 def value_at(steps, values, target: float):

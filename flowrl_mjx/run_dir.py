@@ -79,12 +79,7 @@ class RunLog:
         if not echo:
             return
         eta = (total - env_steps) / max(sps, 1e-9)
-        ret = metrics.get("eval/return_deterministic", float("nan"))
-        sto = metrics.get("eval/return_stochastic", float("nan"))
-        train_ret = metrics.get("train/episode_return", float("nan"))
-        print(f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return det {ret:7.1f} "
-              f"sto {sto:7.1f} | train return {train_ret:7.1f} | ETA {eta / 60:6.1f} min",
-              flush=True)  # fmt: skip
+        print(progress_line(env_steps, sps, metrics, eta), flush=True)
 
     def close(self, status):
         self._metrics.close()
@@ -92,6 +87,16 @@ class RunLog:
             self._tb.close()
         with open(os.path.join(self.path, "summary.json"), "w") as f:
             json.dump(dict(status=status, final=self.last), f, indent=1)
+
+
+def progress_line(env_steps, sps, metrics, eta_s) -> str:
+    """The line printed at each log point. Stochastic eval comes first and is marked as the
+    official FlowRL code's protocol, so it is the number read against published FlowRL curves."""
+    get = lambda k: metrics.get(k, float("nan"))
+    return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return stochastic "
+            f"{get('eval/return_stochastic'):6.1f} (official protocol) deterministic "
+            f"{get('eval/return_deterministic'):6.1f} | train return "
+            f"{get('train/episode_return'):6.1f} | ETA {eta_s / 60:6.1f} min")  # fmt: skip
 
 
 def write_json(path, name, payload) -> None:

@@ -192,6 +192,18 @@ def _non_finite(rows) -> str:
 
 
 def _echo_seeds(rows):
-    if len(rows) > 1 and "eval/return_deterministic" in rows[0]:
-        det = [round(r["eval/return_deterministic"], 1) for r in rows]
-        print(f"  deterministic return per seed: {det}", flush=True)
+    line = seed_returns_line(rows)
+    if line:
+        print(line, flush=True)
+
+
+def seed_returns_line(rows) -> str:
+    """'' for one seed, else each protocol's eval return per seed, stochastic (the official
+    FlowRL protocol) first, as the progress line orders them."""
+    if len(rows) < 2:
+        return ""
+    parts = [f"{label} {[round(r[k], 1) for r in rows]}"
+             for label, k in (("stochastic (official protocol)", "eval/return_stochastic"),
+                              ("deterministic", "eval/return_deterministic"))
+             if k in rows[0]]  # fmt: skip
+    return f"  eval return per seed: {' '.join(parts)}" if parts else ""

@@ -8,7 +8,10 @@ other, so they do not share the machine) into OUT/mjx and OUT/dm_control, evalua
 policy in both simulators (`python -m flowrl_mjx.evaluate`: the transfer gap), draws the curves
 with the published references (`python -m flowrl_mjx.plot`) and writes OUT/compare.json and
 OUT/compare.md: returns at 100k/500k/1M, training wall-clock of each backend and their ratio,
-the transfer gap, machine and date. --skip_train rebuilds the report from existing run dirs.
+the transfer gap, machine and date. Returns are labelled with their evaluation protocol; the
+curves and budget table show --protocol (default stochastic, a0 ~ N(0, I): the official FlowRL
+protocol), the final-return and transfer tables show both. --skip_train rebuilds the report from
+existing run dirs (runs logged before stochastic evaluation: --protocol deterministic).
 """
 
 import argparse
@@ -34,6 +37,13 @@ def parse(argv):
     p.add_argument("--episodes", type=int, default=10, help="transfer eval episodes (0: skip)")
     p.add_argument("--episode_length", type=int, default=1000, help="transfer eval episode length")
     p.add_argument("--reference_methods", default=None, help="as flowrl_mjx.plot's")
+    p.add_argument(
+        "--protocol",
+        choices=plot.CHOICES,
+        default="stochastic",
+        help="eval returns in the curves and budget table, as flowrl_mjx.plot's (default "
+        "stochastic: the official FlowRL protocol)",
+    )
     p.add_argument("--out", default=None, help="default results/compare_dmc/<task>_s<seed>")
     p.add_argument("--skip_train", action="store_true", help="reuse OUT/mjx and OUT/dm_control")
     args = p.parse_args(argv)
@@ -89,14 +99,14 @@ def report(args, runs: dict, gap) -> dict:
     """compare.json's content (plots written into args.out on the way)."""
     dirs = [os.path.join(args.out, b) for b in BACKENDS]
     methods = args.reference_methods.split(",") if args.reference_methods else None
-    plotted = plot.plot_runs(dirs, args.out, reference.default_path(), methods)
+    plotted = plot.plot_runs(dirs, args.out, reference.default_path(), methods, args.protocol)
     final = {b: _final(d) for b, d in zip(BACKENDS, dirs, strict=True)}
     walls = [final[b].get("wall_time") for b in BACKENDS]
     ratio = walls[1] / walls[0] if all(walls) else None
     return dict(task=args.task, seed=args.seed, total_env_steps=args.total_env_steps,
                 launch_args=args.launch_args, runs=runs, final=final,
                 wall_clock_ratio_dm_control_over_mjx=ratio, transfer=gap,
-                table=plotted["markdown"],
+                protocol=args.protocol, table=plotted["markdown"],
                 figures=[os.path.basename(f) for f in plotted["figures"]],
                 machine=dict(machine_info(), command=args.command))  # fmt: skip
 
@@ -104,12 +114,15 @@ def report(args, runs: dict, gap) -> dict:
 def markdown(rep: dict) -> str:
     lines = [f"# MJX vs CPU dm_control: {rep['task']} (seed {rep['seed']}, "
              f"{rep['total_env_steps']:,} env steps)\n", header(rep["machine"]),
-             "| backend | env steps | training wall-clock (s) | steps/s | final det. return |",
-             "|---|---:|---:|---:|---:|"]  # fmt: skip
+             "| backend | env steps | training wall-clock (s) | steps/s | final return stochastic "
+             "(official protocol) | final return deterministic |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    nan = float("nan")
     for b, f in rep["final"].items():
-        lines.append(f"| {b} | {f.get('env_steps', '')} | {f.get('wall_time', float('nan')):.0f} "
-                     f"| {f.get('perf/sps', float('nan')):.0f} "
-                     f"| {f.get('eval/return_deterministic', float('nan')):.1f} |")  # fmt: skip
+        lines.append(f"| {b} | {f.get('env_steps', '')} | {f.get('wall_time', nan):.0f} "
+                     f"| {f.get('perf/sps', nan):.0f} "
+                     f"| {f.get('eval/return_stochastic', nan):.1f} "
+                     f"| {f.get('eval/return_deterministic', nan):.1f} |")  # fmt: skip
     ratio = rep["wall_clock_ratio_dm_control_over_mjx"]
     lines += ["", f"Wall-clock ratio dm_control / MJX: {ratio:.2f}" if ratio else "", ""]
     gap = rep["transfer"]
@@ -118,7 +131,7 @@ def markdown(rep: dict) -> str:
 
         lines += [f"Transfer: the MJX-trained policy in both simulators ({gap['episodes']} "
                   "episodes each):\n", gap_table(gap), ""]  # fmt: skip
-    lines += ["Returns at each budget (deterministic eval):\n", rep["table"]]
+    lines += ["Returns at each budget:\n", rep["table"]]
     lines += [f"![curves]({f})" for f in rep["figures"]]
     return "\n".join(lines) + "\n"
 

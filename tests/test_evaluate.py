@@ -68,7 +68,10 @@ def test_report_matches_hand_written_dm_control_loop(run, capsys):
     assert gap["deterministic"] == pytest.approx(mjx_det - det["mean"])
     assert report["task"] == TASK and report["machine"]["cpu_cores"] >= 1
     printed = capsys.readouterr().out
-    assert "gap (mjx - dm_control)" in printed and "deterministic" in printed
+    assert "gap (mjx - dm_control)" in printed and "| eval protocol |" in printed
+    # each row names its protocol, the official one (stochastic) first
+    sto = printed.index("| stochastic (a0 ~ N(0, I), official protocol) |")
+    assert sto < printed.index("| deterministic (a0 = 0) |")
 
 
 def test_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys):
@@ -122,4 +125,6 @@ def test_video_cli_writes_mp4_or_says_what_to_install(run, tmp_path):
 
     frames = iio.imread(out, index=None)
     assert frames.shape[0] == 6 and frames.shape[-1] == 3 and frames.std() > 0
-    assert json.load(open(os.path.join(run, "eval_transfer.json")))["video"]["frames"] == 6
+    video_report = json.load(open(os.path.join(run, "eval_transfer.json")))["video"]
+    assert video_report["frames"] == 6 and video_report["protocol"] == "deterministic"
+    assert "video: one deterministic (a0 = 0) dm_control episode" in done.stdout

@@ -72,3 +72,19 @@ def test_sigterm_saves_and_stops(tmp_path, monkeypatch):
     summary = json.load(open(tmp_path / "d" / "summary.json"))
     assert "SIGTERM" in summary["status"]
     assert checkpoint.Checkpoints(str(tmp_path / "d")).steps() == [PER_EPOCH]
+
+
+def test_progress_lines_name_the_eval_protocol():
+    """Stochastic eval first, marked as the official FlowRL protocol; one line, bounded width."""
+    row = {"eval/return_stochastic": 850.25, "eval/return_deterministic": 861.0,
+           "train/episode_return": 800.0}  # fmt: skip
+    line = run_dir.progress_line(1_000_000, 12345.6, row, 300.0)
+    assert "eval return stochastic  850.2 (official protocol) deterministic  861.0 |" in line
+    assert "\n" not in line and len(line) <= 150
+    assert "stochastic    nan" in run_dir.progress_line(8, 1.0, {}, 0.0)  # before the first eval
+    rows = [row, dict(row, **{"eval/return_stochastic": 1.04})]
+    assert runner.seed_returns_line(rows) == (
+        "  eval return per seed: stochastic (official protocol) [850.2, 1.0] "
+        "deterministic [861.0, 861.0]"
+    )
+    assert runner.seed_returns_line(rows[:1]) == ""
