@@ -55,7 +55,8 @@ def _main_args(text: str) -> list:
     return re.split(r", (?=%arg\d+:)", signature)
 
 
-@pytest.mark.parametrize("num_seeds", [1, 2])
+# The 2-seed export adds ~25 s to the default suite; it runs with -m slow.
+@pytest.mark.parametrize("num_seeds", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_epoch_exports_for_cuda_without_host_callbacks(num_seeds):
     epoch = runner.programs(CFG, LOOP, env(), num_seeds)[1]
     ts = _abstract_state(num_seeds)
