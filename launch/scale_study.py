@@ -45,6 +45,12 @@ ARMS = {
     # B at the same learner cost per iteration: batch 1024, K=32 (4x the gradient steps).
     "cheetah_4096_C_b1024_k32": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
                                      "--updates_per_iter", "32", "--lr", "1e-3", *NARROW),
+    # C without the W2 term (lam 0): is the pull toward early buffer actions what slows it?
+    "cheetah_4096_D_lam0": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
+                                "--updates_per_iter", "32", "--lr", "1e-3", "--lam", "0", *NARROW),
+    # C with twice the updates per iteration (K=64, replay ratio 16).
+    "cheetah_4096_E_k64": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
+                               "--updates_per_iter", "64", "--lr", "1e-3", *NARROW),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
