@@ -1,0 +1,504 @@
+"""Which of the dog's geom pairs ever touch: rollouts of real dm_control dog (native MuJoCo).
+
+    python -m launch.contact_pairs --seeds 0-47 --heldout_seeds 1000-1001  # data/contact_pairs
+
+MJX has no broad phase: it runs narrow-phase collision on every candidate geom pair at every
+physics step (5,557 for the dog), so pruning pairs that never touch is the way to a cheap step.
+This script builds the list of the dog's self-contact pairs (both geoms on the dog) that do touch,
+from dm_control episodes under several action patterns (`PATTERNS`), and checks it on held-out
+seeds. Pairs with a non-dog geom (the floor; fetch's walls, ball and target) are not listed: the
+patch keeps every one of them.
+
+At every physics substep (dm_control's own stepping, so the trajectory is dm_control's bit for
+bit) the configuration is collided in two native models, each with every geom margin set to
+`--record_margin`, so each contact carries the pair's signed distance:
+- `dm`: dm_control's own model (ellipsoid torso, skull and teeth): which pairs really touch;
+- `ours`: the same model with `dog_ellipsoids_to_capsules` (envs/dog.py), the geometry our MJX
+  model collides; its capsules bulge past the ellipsoids in places (up to 16 mm at the torso), so
+  a pair can touch there and not in dm_control.
+Both are built from the same MJCF (same geom ids; names are checked equal). A pair is listed when
+it touched (signed distance < 0) in either model at any substep, or came within
+`--neighbour_margin` of touching (a safety band for states the rollouts missed).
+Writes OUT/dog.json (the list with per-pair counts, the held-out misses) and OUT/dog.md.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import mujoco
+import numpy as np
+from absl import app, flags
+
+from envs import dmc, dog, model_io
+from launch.common import machine_info
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Only when run as a script: tests import this module beside other launch scripts whose
+    flags share names (seeds, out)."""
+    flags.DEFINE_string("seeds", "0-15", "dm_control seeds of the list's rollouts (a-b or a,b,c)")
+    flags.DEFINE_string("heldout_seeds", "1000-1001", "seeds of the held-out check (disjoint)")
+    flags.DEFINE_list("patterns", None, "action patterns (default: all of PATTERNS)")
+    flags.DEFINE_integer("steps", 1000, "control steps per episode (dm_control's episode: 1000)")
+    flags.DEFINE_float(
+        "record_margin", 0.02, "m; pairs closer than this are recorded with distance"
+    )
+    flags.DEFINE_float("neighbour_margin", 0.005, "m; pairs this close are listed without touching")
+    flags.DEFINE_list("thresholds", ["1", "2", "5", "10", "20", "50", "100"],
+                      "held-out misses are also counted for lists of the pairs touched in at least "
+                      "this many substeps (the trade-off table)")  # fmt: skip
+    flags.DEFINE_string("out", "data/contact_pairs", "output folder")
+
+
+TASK = "run"  # all dog tasks share the dog; run's floor is the largest (planes collide unbounded)
+SOURCES = ("dm", "ours")
+
+# name -> what the actions do; every pattern starts from dm_control's random initial state.
+PATTERNS = {
+    "uniform": "i.i.d. uniform actions in [-1, 1] every control step",
+    "held": "uniform actions, each held for 5-100 control steps",
+    "bang_bang": "every actuator at -1 or +1 at random, held for 5-100 steps (joint limits)",
+    "sinusoid": "sin(2 pi f t + phase) per actuator, f log-uniform in 0.1-5 Hz",
+    "zero": "zero torque: the dog collapses and lies on the floor",
+    "same_bound": "all actuators at the same bound (+1 or -1), switched every 20-200 steps "
+    "(the dog curls up or stretches out: self-contact)",
+    "bound_noise": "all actuators near one bound (+-1 plus uniform noise of width 0.5), "
+    "switched every 20-200 steps",
+}
+
+
+# ----- actions -----
+def _hold_lengths(rng, steps: int, lo: int, hi: int) -> np.ndarray:
+    """Segment index per control step, segments lo..hi steps long."""
+    lengths = rng.integers(lo, hi + 1, size=steps // lo + 1)
+    return np.repeat(np.arange(lengths.size), lengths)[:steps]
+
+
+def pattern_actions(pattern: str, rng, nu: int, steps: int, dt: float) -> np.ndarray:
+    """(steps, nu) actions in [-1, 1] of one episode under `pattern` (see PATTERNS)."""
+    if pattern == "uniform":
+        return rng.uniform(-1, 1, (steps, nu))
+    if pattern in ("held", "bang_bang"):
+        seg = _hold_lengths(rng, steps, 5, 100)
+        values = rng.uniform(-1, 1, (seg[-1] + 1, nu))
+        return (values if pattern == "held" else np.where(values < 0, -1.0, 1.0))[seg]
+    if pattern == "sinusoid":
+        freq = np.exp(rng.uniform(np.log(0.1), np.log(5.0), nu))
+        phase = rng.uniform(0, 2 * np.pi, nu)
+        t = np.arange(steps)[:, None] * dt
+        return np.sin(2 * np.pi * freq * t + phase)
+    if pattern == "zero":
+        return np.zeros((steps, nu))
+    if pattern in ("same_bound", "bound_noise"):
+        seg = _hold_lengths(rng, steps, 20, 200)
+        sign = rng.choice([-1.0, 1.0], seg[-1] + 1)[seg][:, None]
+        if pattern == "same_bound":
+            return np.broadcast_to(sign, (steps, nu)).copy()
+        return np.clip(sign * (1 - rng.uniform(0, 0.5, (steps, nu))), -1, 1)
+    raise ValueError(f"unknown pattern {pattern!r}; known: {sorted(PATTERNS)}")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3' -> [0, 1, 2, 3]; '1,5' -> [1, 5]; parts may mix ('0-2,9')."""
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+# ----- models -----
+def recording_models(margin: float) -> dict:
+    """{source: MjModel} for SOURCES, geom margins set to `margin` (see module doc)."""
+    xml, assets = dog.DogRun.model_xml()
+    models = {
+        "dm": mujoco.MjModel.from_xml_string(xml, assets),
+        "ours": model_io.build_model(xml, assets, (dog.ELLIPSOIDS_TO_CAPSULES,)),
+    }
+    names = [geom_names(m) for m in models.values()]
+    if names[0] != names[1]:
+        raise RuntimeError("dm_control's and our dog models differ in their geoms")
+    for m in models.values():
+        m.geom_margin[:] = margin  # MuJoCo takes the larger of the two geoms' margins
+    return models
+
+
+def geom_names(m: mujoco.MjModel) -> list[str]:
+    return [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g) or f"geom{g}" for g in range(m.ngeom)]
+
+
+def pair_code(geom1, geom2, ngeom: int) -> np.ndarray:
+    """One integer per unordered geom pair (smaller id first)."""
+    lo, hi = np.minimum(geom1, geom2), np.maximum(geom1, geom2)
+    return lo.astype(np.int64) * ngeom + hi
+
+
+# ----- rollouts -----
+@dataclasses.dataclass
+class Rows:
+    """Contacts within the record margin of one episode, one row per contact point."""
+
+    source: list = dataclasses.field(default_factory=list)  # index into SOURCES
+    substep: list = dataclasses.field(default_factory=list)  # physics substep of the episode
+    code: list = dataclasses.field(default_factory=list)  # pair_code
+    dist: list = dataclasses.field(default_factory=list)  # signed distance (m)
+
+    def arrays(self):
+        cat = lambda xs, dtype: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
+        return (cat(self.source, np.int8), cat(self.substep, np.int64),
+                cat(self.code, np.int64), cat(self.dist, np.float64))  # fmt: skip
+
+
+def _collide(models, datas, qpos, substep: int, rows: Rows) -> None:
+    for i, source in enumerate(SOURCES):
+        m, d = models[source], datas[source]
+        d.qpos[:] = qpos
+        mujoco.mj_kinematics(m, d)  # collision reads only geom poses
+        mujoco.mj_collision(m, d)
+        n = d.ncon
+        geom = d.contact.geom[:n]
+        rows.source.append(np.full(n, i))
+        rows.substep.append(np.full(n, substep))
+        rows.code.append(pair_code(geom[:, 0], geom[:, 1], m.ngeom))
+        rows.dist.append(d.contact.dist[:n].copy())
+
+
+def run_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int, int]:
+    """One dm_control dog episode; returns (rows, control steps done, substeps per step).
+
+    dm_control's physics.step(n) equals n calls of physics.step(1) (legacy stepping: mj_step2
+    then mj_step1 each time), so stepping one substep at a time to record keeps its trajectory.
+    """
+    from dm_control.rl.control import PhysicsError
+
+    env = dmc.load("dog", TASK, seed)
+    physics, n_sub = env.physics, env._n_sub_steps
+    datas = {s: mujoco.MjData(m) for s, m in models.items()}
+    rows, count = Rows(), [0]
+    step_n = physics.step
+
+    def recording_step(nstep=1):
+        for _ in range(nstep):
+            step_n(1)
+            _collide(models, datas, physics.data.qpos, count[0], rows)
+            count[0] += 1
+
+    physics.step = recording_step
+    spec = env.action_spec()
+    rng = np.random.default_rng([seed, list(PATTERNS).index(pattern)])
+    actions = pattern_actions(pattern, rng, spec.shape[0], steps, env.control_timestep())
+    env.reset()
+    done = 0
+    for a in actions:
+        try:
+            ts = env.step(spec.minimum + (a + 1) * 0.5 * (spec.maximum - spec.minimum))
+        except PhysicsError:
+            break  # a diverged state ends the episode, as in training
+        done += 1
+        if ts.last():
+            break
+    return rows, done, n_sub
+
+
+# ----- statistics -----
+def pair_stats(source, substep, code, dist) -> dict:
+    """{(source, code): [touch substeps, min distance]} from contact rows; a pair's several
+    contact points in one substep count once."""
+    out = {}
+    for s in np.unique(source):
+        sel = source == s
+        c, d, sub = code[sel], dist[sel], substep[sel]
+        uniq, inv = np.unique(c, return_inverse=True)
+        mind = np.full(uniq.size, np.inf)
+        np.minimum.at(mind, inv, d)
+        touch = d < 0
+        touched = np.unique(np.stack([sub[touch], c[touch]], 1), axis=0)[:, 1]
+        counts = dict(zip(*np.unique(touched, return_counts=True), strict=True))
+        for u, md in zip(uniq, mind, strict=True):
+            out[(int(s), int(u))] = [int(counts.get(u, 0)), float(md)]
+    return out
+
+
+def merge_stats(total: dict, new: dict) -> None:
+    for key, (n, d) in new.items():
+        old = total.setdefault(key, [0, np.inf])
+        old[0] += n
+        old[1] = min(old[1], d)
+
+
+def self_mask(m: mujoco.MjModel) -> np.ndarray:
+    """Bool per pair_code: both geoms on the dog."""
+    on_dog = dog.dog_geoms(m)
+    return np.outer(on_dog, on_dog).ravel()
+
+
+def touch_counts(stats: dict, size: int) -> np.ndarray:
+    """Per pair_code: touch substeps, the larger of the sources' counts."""
+    out = np.zeros(size, np.int64)
+    for (_, c), (n, _) in stats.items():
+        out[c] = max(out[c], n)
+    return out
+
+
+def min_dists(stats: dict, size: int) -> np.ndarray:
+    """Per pair_code: the closest signed distance seen in any source (inf: never recorded)."""
+    out = np.full(size, np.inf)
+    for (_, c), (_, d) in stats.items():
+        out[c] = min(out[c], d)
+    return out
+
+
+def pair_lists(stats: dict, is_self: np.ndarray, neighbour_margin: float, thresholds) -> dict:
+    """{rule: bool mask over pair codes} of self pairs. 'listed' (the one applied): touched at
+    least once in either source, or came within neighbour_margin; 'touched>=k': touched in at
+    least k substeps (the smaller lists, for the trade-off against held-out misses)."""
+    count, dist = touch_counts(stats, is_self.size), min_dists(stats, is_self.size)
+    out = {"listed": is_self & ((count > 0) | (dist < neighbour_margin))}
+    for k in thresholds:
+        out[f"touched>={k}"] = is_self & (count >= k)
+    return out
+
+
+def misses(rows, keep: np.ndarray, is_self: np.ndarray, n_sub: int, below: float) -> dict:
+    """Self pairs not kept with signed distance < below, in one episode's rows: how many control
+    steps had such a contact, and per (source, code) the substeps it occurred in."""
+    source, substep, code, dist = rows
+    hit = (dist < below) & is_self[code] & ~keep[code]
+    per_pair = {}
+    for s, c, _ in np.unique(np.stack([source[hit], code[hit], substep[hit]], 1), axis=0):
+        per_pair[(int(s), int(c))] = per_pair.get((int(s), int(c)), 0) + 1
+    return {"control_steps": int(np.unique(substep[hit] // n_sub).size), "pairs": per_pair}
+
+
+def add_misses(total: dict, new: dict) -> None:
+    total["control_steps"] += new["control_steps"]
+    for k, v in new["pairs"].items():
+        total["pairs"][k] = total["pairs"].get(k, 0) + v
+
+
+# ----- report -----
+def _pair_record(code: int, by_pattern: dict, total: dict, names, bodies, ngeom: int) -> dict:
+    g1, g2 = divmod(code, ngeom)
+    a, b = sorted([(names[g1], bodies[g1]), (names[g2], bodies[g2])])
+    rec = {"geoms": [a[0], b[0]], "bodies": [a[1], b[1]]}
+    for i, s in enumerate(SOURCES):
+        n, d = total.get((i, code), [0, None])
+        rec[f"touch_substeps_{s}"] = n
+        rec[f"min_dist_{s}"] = None if d is None else round(d, 5)
+    rec["touched_in"] = [p for p, st in by_pattern.items() if code in touched(st)]
+    return rec
+
+
+def pair_records(codes, by_pattern: dict, m) -> list[dict]:
+    """Reviewable records of `codes`, sorted by geom names: touch counts and closest distance
+    per source, the patterns they touched in."""
+    total = merged(by_pattern)
+    names = geom_names(m)
+    bodies = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in m.geom_bodyid]
+    recs = [_pair_record(c, by_pattern, total, names, bodies, m.ngeom) for c in codes]
+    return sorted(recs, key=lambda r: r["geoms"])
+
+
+def merged(by_pattern: dict) -> dict:
+    total = {}
+    for st in by_pattern.values():
+        merge_stats(total, st)
+    return total
+
+
+def rollouts(seeds, patterns, steps, models, log, on_episode=None):
+    """Runs every (seed, pattern) episode, seed by seed. Returns ({pattern: stats}, control steps
+    per pattern, substeps per control step, [pairs touched up to each seed]);
+    on_episode(rows arrays, substeps per control step, pattern) sees each episode."""
+    stats = {p: {} for p in patterns}
+    per_pattern, n_sub, growth = dict.fromkeys(patterns, 0), 3, []
+    for seed in seeds:
+        for pattern in patterns:
+            t = time.time()
+            rows, done, n_sub = run_episode(seed, pattern, steps, models)
+            arrays = rows.arrays()
+            merge_stats(stats[pattern], pair_stats(*arrays))
+            if on_episode is not None:
+                on_episode(arrays, n_sub, pattern)
+            per_pattern[pattern] += done
+            log(f"seed {seed} {pattern}: {done} steps, {time.time() - t:.1f} s")
+        growth.append(set().union(*(touched(st) for st in stats.values())))
+    return stats, per_pattern, n_sub, growth
+
+
+def touched(stats: dict) -> set:
+    """Codes of the pairs that touched in any source."""
+    return {c for (_, c), (n, _) in stats.items() if n > 0}
+
+
+def markdown(report: dict) -> str:
+    h, lst = report["heldout"], report["list"]
+    lines = [
+        "# Dog contact pairs (issue 16)",
+        "",
+        f"Made {report['date']} by `{report['command']}` (data: `dog.json`).",
+        "",
+        "Real dm_control dog (native MuJoCo), dm_control's own stepping; at every physics substep",
+        "the configuration is collided in dm_control's model (`dm`) and in ours with capsules",
+        "(`ours`, the geometry MJX collides), margins "
+        f"{report['record_margin']} m. A dog self pair is listed when it touched in either, or",
+        f"came within {report['neighbour_margin']} m. Pairs with the floor (and fetch's walls,",
+        "ball, target) are not listed: the patch keeps all of them.",
+        "",
+        "| | seeds | control steps | substeps |",
+        "|---|---|---|---|",
+        f"| list | {lst['seeds']} | {lst['control_steps']} | {lst['substeps']} |",
+        f"| held-out | {h['seeds']} | {h['control_steps']} | {h['substeps']} |",
+        "",
+        f"Candidate self pairs (MuJoCo's filters): {report['candidate_self_pairs']}; listed: "
+        f"{len(report['pairs'])} ({report['listed_touched']} touched, the rest within the "
+        "neighbour margin).",
+        "",
+        "Held-out: control steps in which a pair not on the list touched (signed distance < 0): "
+        f"**{h['touch_misses']['control_steps']}** of {h['control_steps']}; came within "
+        f"the neighbour margin: {h['near_misses']['control_steps']}.",
+        "",
+        "Action patterns (control steps in the list's rollouts):",
+        "",
+    ]
+    for name, doc in report["patterns"].items():
+        lines.append(f"- `{name}` ({lst['control_steps_per_pattern'][name]}): {doc}")
+    lines += ["", "Held-out control steps with a touch of a pruned self pair, for smaller lists "
+              "(pairs touched in at least k substeps of the list's rollouts):", "",
+              "| rule | self pairs | " + " | ".join(report["patterns"]) + " | total |",
+              "|---|---:|" + "---:|" * (len(report["patterns"]) + 1)]  # fmt: skip
+    for r in h["tradeoff"]:
+        cells = [str(r["miss_control_steps"][p]) for p in report["patterns"]]
+        total = sum(r["miss_control_steps"].values())
+        lines.append(f"| {r['rule']} | {r['self_pairs']} | {' | '.join(cells)} | {total} |")
+    lines += ["", f"Self pairs touched after each list seed: "
+              f"{lst['self_pairs_touched_after_each_seed']}."]  # fmt: skip
+    if h["touch_misses"]["pairs"]:
+        lines += ["", "Held-out touches of unlisted pairs (substeps):", ""]
+        lines += [f"- {p['geoms'][0]} / {p['geoms'][1]} ({p['source']}): {p['substeps']}"
+                  for p in h["touch_misses"]["pairs"]]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def render_json(obj, depth: int = 0) -> str:
+    """JSON with every record of a list of dicts on one line (one pair per line in diffs)."""
+    pad, inner = " " * depth, " " * (depth + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(k)}: {render_json(v, depth + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+        return "[\n" + ",\n".join(inner + json.dumps(x) for x in obj) + "\n" + pad + "]"
+    return json.dumps(obj)
+
+
+def write_report(report: dict, out: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "dog.json"), "w") as f:
+        f.write(render_json(report) + "\n")
+    with open(os.path.join(out, "dog.md"), "w") as f:
+        f.write(markdown(report))
+
+
+def _miss_records(found: dict, m) -> list[dict]:
+    names = geom_names(m)
+    out = []
+    for (s, c), n in found.items():
+        g1, g2 = divmod(c, m.ngeom)
+        out.append({"geoms": sorted([names[g1], names[g2]]), "source": SOURCES[s], "substeps": n})
+    return sorted(out, key=lambda r: (r["geoms"], r["source"]))
+
+
+def main(_):
+    seeds, heldout = parse_seeds(FLAGS.seeds), parse_seeds(FLAGS.heldout_seeds)
+    if set(seeds) & set(heldout):
+        raise app.UsageError("--seeds and --heldout_seeds must be disjoint")
+    patterns = FLAGS.patterns or list(PATTERNS)
+    models = recording_models(FLAGS.record_margin)
+    m = models["dm"]
+    is_self = self_mask(m)
+    log = lambda s: print(s, flush=True)
+
+    by_pattern, per_pattern, n_sub, growth = rollouts(seeds, patterns, FLAGS.steps, models, log)
+    stats = merged(by_pattern)
+    thresholds = [int(k) for k in FLAGS.thresholds]
+    lists = pair_lists(stats, is_self, FLAGS.neighbour_margin, thresholds)
+    touch, near = {"control_steps": 0, "pairs": {}}, {"control_steps": 0, "pairs": {}}
+    by_rule = {rule: dict.fromkeys(patterns, 0) for rule in lists}
+
+    def check(rows, n, pattern):
+        add_misses(touch, misses(rows, lists["listed"], is_self, n, 0.0))
+        add_misses(near, misses(rows, lists["listed"], is_self, n, FLAGS.neighbour_margin))
+        for rule, keep in lists.items():
+            by_rule[rule][pattern] += misses(rows, keep, is_self, n, 0.0)["control_steps"]
+
+    _, h_per_pattern, _, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check)
+    listed = np.flatnonzero(lists["listed"])
+    count = touch_counts(stats, is_self.size)
+
+    from mujoco.mjx._src import collision_driver  # the candidate pairs MJX would collide
+
+    candidates = np.array(
+        [pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)]
+    )
+    info = machine_info()
+    report = {
+        "what": "dm_control dog self-contact pairs that touch (see launch/contact_pairs.py)",
+        "date": info["date"],
+        "command": info["command"],
+        "versions": {k: info["versions"][k] for k in ("mujoco", "dm_control")},
+        "model": f"dm_control dog, task {TASK}; geom ids as in dm_control's model",
+        "record_margin": FLAGS.record_margin,
+        "neighbour_margin": FLAGS.neighbour_margin,
+        "patterns": {p: PATTERNS[p] for p in patterns},
+        "list": {
+            "seeds": FLAGS.seeds,
+            "steps_per_episode": FLAGS.steps,
+            "control_steps_per_pattern": per_pattern,
+            "control_steps": sum(per_pattern.values()),
+            "substeps": sum(per_pattern.values()) * n_sub,
+            "self_pairs_touched_after_each_seed": [
+                int(sum(is_self[c] for c in seen)) for seen in growth
+            ],
+        },
+        "candidate_pairs": len(candidates),
+        "candidate_self_pairs": int(is_self[candidates].sum()),
+        "listed_touched": int((count[listed] > 0).sum()),
+        "pairs": pair_records(listed.tolist(), by_pattern, m),
+        "floor_pairs_touched": pair_records(
+            sorted(c for c in touched(stats) if not is_self[c]), by_pattern, m
+        ),
+        "heldout": {
+            "seeds": FLAGS.heldout_seeds,
+            "control_steps_per_pattern": h_per_pattern,
+            "control_steps": sum(h_per_pattern.values()),
+            "substeps": sum(h_per_pattern.values()) * n_sub,
+            "touch_misses": {
+                "control_steps": touch["control_steps"],
+                "pairs": _miss_records(touch["pairs"], m),
+            },
+            "near_misses": {
+                "control_steps": near["control_steps"],
+                "pairs": _miss_records(near["pairs"], m),
+            },
+            "tradeoff": [
+                {
+                    "rule": rule,
+                    "self_pairs": int(lists[rule].sum()),
+                    "miss_control_steps": by_rule[rule],
+                }
+                for rule in lists
+            ],  # fmt: skip
+        },
+    }
+    write_report(report, FLAGS.out)
+    log(f"listed {len(listed)} pairs; held-out touch misses in "
+        f"{touch['control_steps']} control steps")  # fmt: skip
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
