@@ -2,11 +2,14 @@
 
 MJX 3.17 differs from MuJoCo on this model in three ways, each a patch below: it cannot collide
 ellipsoids reliably (nor the fetch target's cylinder with boxes), it collides every candidate
-pair at every step (5,557 pairs, a 35k-row constraint system), and it has no noslip solver.
+pair at every step (5,557 pairs, a 35k-row constraint system: pruned to the self pairs that
+touch in dm_control rollouts, and capped), and it has no noslip solver.
 Stand heights and body weight are fixed by the model's default pose, so episodes carry no info.
 """
 
 import collections
+import json
+import os
 import xml.etree.ElementTree as ET
 
 import jax
@@ -31,7 +34,11 @@ _BITE_MARGIN = 2.0  # fetch: distance (m) over which the reach reward decays
 # bounding-sphere cull, and contacts kept per condim. On 200 dm_control random-action states (dog
 # fallen, head among the legs) at most 127 bounding spheres overlapped in a group, and MJX had at
 # most 14 / 22 / 34 active contacts of condim 1 / 3 / 6 (teeth on the floor); both limits leave
-# a margin, so the cull drops no touching pair there.
+# a margin, so the cull drops no touching pair there. With dog_self_contact_pairs, over the 14k
+# held-out control steps of launch/contact_pairs.py's patterns (seeds 1000-1001, native MuJoCo on
+# the MJX model's geometry), up to 199 bounding spheres overlapped in the capsule-capsule condim-1
+# group and a touching pair ranked at worst 167th by the cull's distance (the same without the
+# pruning): still exact there, with a thin margin, so the limit cannot come down.
 _MAX_GEOM_PAIRS = 192
 _MAX_CONTACT_POINTS = 64
 
@@ -134,12 +141,128 @@ def _add_contact_caps(root: ET.Element) -> None:
 
 CONTACT_CAPS = model_io.Patch(
     "dog_mjx_contact_caps",
-    "MJX collides all 5,557 candidate pairs every step into a fixed 35k-row constraint system "
-    "(0.6 s per physics step on 2 CPU cores; an 11 MB Jacobian per env on a GPU). MJX's "
+    "MJX collides all 5,557 candidate pairs (3,822 after dog_self_contact_pairs) every step "
+    "into a fixed 35k-row (24k) constraint system (0.6 s per physics step on 2 CPU cores; an "
+    "11 MB Jacobian per env on a GPU). MJX's "
     f"own limits keep the {_MAX_GEOM_PAIRS} pairs per collision group nearest by bounding "
     f"sphere and the {_MAX_CONTACT_POINTS} deepest contacts per condim (1,033 rows). Exact while "
     "fewer pairs overlap and fewer contacts are active (measured); native MuJoCo ignores them.",
     xml=_add_contact_caps,
+    changes_dynamics=True,
+)
+
+
+# The dog's self-contact pairs that touch in dm_control rollouts (launch/contact_pairs.py).
+SELF_PAIRS_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "contact_pairs", "dog.json"
+)
+_BITS_SHIFT = 16  # collision bits above this hold the dog's moved conaffinity (see below)
+
+
+def dog_geoms(m: mujoco.MjModel) -> np.ndarray:
+    """Bool per geom: on the dog's body tree (rooted at 'torso'), not the world or fetch's ball."""
+    root = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "torso")
+    return m.body_rootid[m.geom_bodyid] == root
+
+
+def self_contact_pairs(path: str = SELF_PAIRS_FILE) -> tuple[tuple[str, str], ...]:
+    """(geom name, geom name) of every listed dog self pair, in the file's (sorted) order."""
+    try:
+        with open(path) as f:
+            pairs = json.load(f)["pairs"]
+    except FileNotFoundError as e:
+        raise RuntimeError(f"the dog's contact pair list {path} is missing (it is committed "
+                           "data; python -m launch.contact_pairs remakes it)") from e  # fmt: skip
+    return tuple((p["geoms"][0], p["geoms"][1]) for p in pairs)
+
+
+def _add_self_pairs(root: ET.Element) -> None:
+    """Explicit <pair>s (their contact parameters are set on the compiled model, below)."""
+    contact = root.find("contact")
+    if contact is None:
+        contact = ET.SubElement(root, "contact")
+    for g1, g2 in self_contact_pairs():
+        ET.SubElement(contact, "pair", geom1=g1, geom2=g2)
+
+
+def dynamic_contact_params(m: mujoco.MjModel, g1: int, g2: int) -> dict:
+    """The contact parameters MuJoCo (and MJX) give a dynamic contact of geoms g1 and g2.
+
+    An explicit <pair> does not derive them from its geoms: unset attributes take the pair
+    defaults (condim 3, friction 1, solref 0.02), so they are written from this.
+    """
+    if m.geom_priority[g1] != m.geom_priority[g2]:  # the higher priority geom's own values
+        g = g1 if m.geom_priority[g1] > m.geom_priority[g2] else g2
+        dim, friction = m.geom_condim[g], m.geom_friction[g]
+        solref, solimp = m.geom_solref[g], m.geom_solimp[g]
+    else:  # condim and friction: max; solref and solimp: mixed by solmix
+        dim = max(m.geom_condim[g1], m.geom_condim[g2])
+        friction = np.maximum(m.geom_friction[g1], m.geom_friction[g2])
+        s1, s2, eps = m.geom_solmix[g1], m.geom_solmix[g2], mujoco.mjMINVAL
+        if s1 < eps and s2 < eps:
+            mix = 0.5
+        else:
+            mix = 0.0 if s1 < eps else 1.0 if s2 < eps else s1 / (s1 + s2)
+        r1, r2 = m.geom_solref[g1], m.geom_solref[g2]
+        standard = r1[0] > 0 and r2[0] > 0  # time constant and damping ratio: mixed
+        solref = mix * r1 + (1 - mix) * r2 if standard else np.minimum(r1, r2)
+        solimp = mix * m.geom_solimp[g1] + (1 - mix) * m.geom_solimp[g2]
+    return {
+        "dim": int(dim),
+        "friction": friction[[0, 0, 1, 2, 2]],  # sliding x2, torsional, rolling x2
+        "solref": solref,
+        "solreffriction": np.zeros(mujoco.mjNREF),  # 0: dynamic contacts use solref
+        "solimp": solimp,
+        "margin": max(m.geom_margin[g1], m.geom_margin[g2]),
+        "gap": max(m.geom_gap[g1], m.geom_gap[g2]),
+    }
+
+
+def _set_pair_params(m: mujoco.MjModel) -> None:
+    for i in range(m.npair):
+        for field, value in dynamic_contact_params(m, m.pair_geom1[i], m.pair_geom2[i]).items():
+            getattr(m, f"pair_{field}")[i] = value
+
+
+def _no_dynamic_self_pairs(m: mujoco.MjModel) -> None:
+    """Dog-dog pairs stop passing the contype/conaffinity filter; every other pair still does.
+
+    Dog geom: contype t | a << 16, conaffinity 0; other geoms: conaffinity a | t << 16. Then a
+    dog-dog pair has no common bit, a dog-other pair matches iff (t_dog & a_other) or (t_other &
+    a_dog) did, and other-other pairs are unchanged (their low bits are as before).
+    """
+    con, aff = m.geom_contype.copy(), m.geom_conaffinity.copy()
+    if max(con.max(), aff.max()) >= 1 << _BITS_SHIFT:
+        raise ValueError("expected collision bits below 1 << 16")
+    on_dog = dog_geoms(m)
+    m.geom_contype[on_dog] = con[on_dog] | (aff[on_dog] << _BITS_SHIFT)
+    m.geom_conaffinity[on_dog] = 0
+    m.geom_conaffinity[~on_dog] = aff[~on_dog] | (con[~on_dog] << _BITS_SHIFT)
+
+
+def _only_listed_self_pairs(m: mujoco.MjModel) -> None:
+    _set_pair_params(m)
+    _no_dynamic_self_pairs(m)
+
+
+SELF_CONTACT_PAIRS = model_io.Patch(
+    "dog_self_contact_pairs",
+    "MJX has no broad phase: it collides every candidate pair at every step. Of the dog's 5,438 "
+    "self pairs it keeps the 3,703 that touched (3,409) or came within 5 mm in real dm_control "
+    "dog, 336k control steps, 48 seeds, 7 action patterns (random, held, bang-bang, sinusoids, "
+    "zero torque, all actuators at one bound; data/contact_pairs/, launch/contact_pairs.py), as "
+    "explicit pairs with the contact parameters MuJoCo gives the dynamic contact; every pair "
+    "with the floor (fetch: walls, ball, target too) stays: 5,557 -> 3,822 candidate pairs "
+    "(fetch: 6,266 -> 4,531). "
+    "Held-out, 14k control steps of 2 other seeds: a pruned pair touched in 4 (tail tip-thigh, "
+    "molar-toe; bang-bang and one-bound actions only). With dog_mjx_contact_caps, narrow phase "
+    "after its cull 1,420 -> 1,200 pairs, constraint rows 1,033 as before; one dog_run env on 2 "
+    "contended cores: compile 243 -> 208 s, 22 -> 29 control steps/s; one-step errors vs "
+    "dm_control unchanged (7 states of seed 0: MJX before and after agree exactly at 6, 1.4e-4 "
+    "at one). Native MuJoCo tests explicit pairs outside its broad phase: this model steps "
+    "slower there (2,669 -> 1,177 control steps/s).",
+    xml=_add_self_pairs,
+    model=_only_listed_self_pairs,
     changes_dynamics=True,
 )
 
@@ -161,7 +284,7 @@ NO_NOSLIP = model_io.Patch(
 class DogStand(base.DMCEnv):
     domain, task = "dog", "stand"
     control_timestep = _CONTROL_TIMESTEP
-    patches = (ELLIPSOIDS_TO_CAPSULES, CONTACT_CAPS, NO_NOSLIP)
+    patches = (ELLIPSOIDS_TO_CAPSULES, SELF_CONTACT_PAIRS, CONTACT_CAPS, NO_NOSLIP)
     floor_size = _WALK_SPEED * _TIME_LIMIT  # m; dm_control sizes the floor by the task's speed
     # Max |obs error| after one control step from dm_control's state. Measured (walk; stand, trot
     # and run replay the same states): 5.7e-4 at the tested states (seed 0, steps 0/5/15, dog
@@ -291,7 +414,7 @@ class DogRun(_DogMove):
 
 class DogFetch(DogStand):
     task = "fetch"
-    patches = (ELLIPSOIDS_TO_CAPSULES, NO_CYLINDER_BOX, CONTACT_CAPS, NO_NOSLIP)
+    patches = (ELLIPSOIDS_TO_CAPSULES, NO_CYLINDER_BOX, SELF_CONTACT_PAIRS, CONTACT_CAPS, NO_NOSLIP)
     # Later steps: as DogStand (seed 0, steps 5/15: within 6e-4). The first step from a reset is
     # far off: the dog starts in its default pose above the target disc at the origin and falls
     # onto it and the floor within the step. Measured from dm_control's resets, seeds 0-5 (`python
