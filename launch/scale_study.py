@@ -48,9 +48,12 @@ ARMS = {
     # C without the W2 term (lam 0): is the pull toward early buffer actions what slows it?
     "cheetah_4096_D_lam0": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
                                 "--updates_per_iter", "32", "--lr", "1e-3", "--lam", "0", *NARROW),
-    # C with twice the updates per iteration (K=64, replay ratio 16).
-    "cheetah_4096_E_k64": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
-                               "--updates_per_iter", "64", "--lr", "1e-3", *NARROW),
+    # The candidate default: batch = envs (4096), K=20 (replay ratio 20: 48.8k updates in 10M env
+    # steps, the target's update budget), lr 1e-3; 2 seeds.
+    "cheetah_4096_F_b4096_k20": _arm("cheetah_run", 4096, 10_240_000, 2, "--batch_size", "4096",
+                                     "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
+    "walker_4096_F_b4096_k20": _arm("walker_run", 4096, 10_240_000, 2, "--batch_size", "4096",
+                                    "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
@@ -209,6 +212,7 @@ def plot(study: dict, out: str) -> list:
                           strict=True):  # fmt: skip
             ax.set(xlabel=xl, ylabel="return (stochastic eval, mean over seeds)", title=task)
             ax.grid(alpha=0.3)
+        axes[1].set_xscale("log")  # 4096-env arms make ~1e3-1e4 updates, 128-env ones ~1e6
         axes[0].legend(fontsize=7)
         path = os.path.join(out, f"scale_{task}.png")
         fig.tight_layout()
