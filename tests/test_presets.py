@@ -38,7 +38,7 @@ def test_flags_override_derived_numbers():
     cfg, _ = presets.build("gpu", num_envs=4096, updates_per_iter=3)
     assert cfg.updates_per_iter == 3
     cfg, _ = presets.build("gpu", num_envs=4096, batch_size=1024)
-    assert cfg.updates_per_iter == 32  # K follows the given batch at the preset's ratio 8
+    assert cfg.updates_per_iter == 80  # K follows the given batch at the preset's ratio 20
     cfg, _ = presets.build("gpu", num_envs=4096, replay_ratio=16)
     assert cfg.updates_per_iter == 16
     with pytest.raises(ValueError, match="one iteration's inserts"):
