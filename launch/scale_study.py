@@ -27,6 +27,8 @@ from absl import app, flags
 from launch.common import machine_info
 
 NARROW = ["--actor_hidden", "128,128", "--critic_hidden", "128", "--value_hidden", "128"]
+# 1024-env arms: a log point every 40 iterations (40,960 env steps, 2,560 updates at K=64).
+EVERY_40 = ["--iters_per_epoch", "40"]
 
 
 def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
@@ -54,6 +56,19 @@ ARMS = {
                                      "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
     "walker_4096_F_b4096_k20": _arm("walker_run", 4096, 10_240_000, 2, "--batch_size", "4096",
                                     "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
+    # Per-update efficiency at 1024 envs (cheap updates relative to env steps on this CPU): batch
+    # 1024, K=64 (replay ratio 64), ~25.6k updates in 409,600 env steps; one change per arm.
+    "cheetah_1024_G0": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                            "--updates_per_iter", "64", "--lr", "1e-3", *NARROW, *EVERY_40),
+    "cheetah_1024_G1_lr3e-4": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                                   "--updates_per_iter", "64", "--lr", "3e-4", *NARROW, *EVERY_40),
+    "cheetah_1024_G2_lam0": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                                 "--updates_per_iter", "64", "--lr", "1e-3", "--lam", "0",
+                                 *NARROW, *EVERY_40),
+    # Slow targets (keep 0.9 of the old target per step, i.e. tau 0.1) instead of official 0.05.
+    "cheetah_1024_G3_target0.9": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                                      "--updates_per_iter", "64", "--lr", "1e-3",
+                                      "--target_rate", "0.9", *NARROW, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
