@@ -34,11 +34,12 @@ _BITE_MARGIN = 2.0  # fetch: distance (m) over which the reach reward decays
 # bounding-sphere cull, and contacts kept per condim. On 200 dm_control random-action states (dog
 # fallen, head among the legs) at most 127 bounding spheres overlapped in a group, and MJX had at
 # most 14 / 22 / 34 active contacts of condim 1 / 3 / 6 (teeth on the floor); both limits leave
-# a margin, so the cull drops no touching pair there. With dog_self_contact_pairs, over the 14k
-# held-out control steps of launch/contact_pairs.py's patterns (seeds 1000-1001, native MuJoCo on
-# the MJX model's geometry), up to 199 bounding spheres overlapped in the capsule-capsule condim-1
-# group and a touching pair ranked at worst 167th by the cull's distance (the same without the
-# pruning): still exact there, with a thin margin, so the limit cannot come down.
+# a margin, so the cull drops no touching pair there. Over every substep of the 14k held-out
+# control steps of launch/contact_pairs.py (`--cull_check`, data/contact_pairs/dog_cull.json;
+# native MuJoCo on the MJX model's geometry), up to 210 bounding spheres overlapped in the
+# capsule-capsule condim-1 group (192 in condim 6), and a touching pair ranked at worst 146th
+# (111th) by the cull's distance, with or without dog_self_contact_pairs (another draw of
+# those patterns, per control step: 167th). Exact there, with a thin margin: the limit stays.
 _MAX_GEOM_PAIRS = 192
 _MAX_CONTACT_POINTS = 64
 

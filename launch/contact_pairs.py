@@ -52,6 +52,9 @@ def define_flags() -> None:
                       "held-out misses are also counted for lists of the pairs touched in at least "
                       "this many substeps (the trade-off table)")  # fmt: skip
     flags.DEFINE_string("out", "data/contact_pairs", "output folder")
+    flags.DEFINE_bool("cull_check", False, "instead: on the held-out seeds, how MJX's bounding-"
+                      "sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with and "
+                      "without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
 
 
 TASK = "run"  # all dog tasks share the dog; run's floor is the largest (planes collide unbounded)
@@ -167,8 +170,9 @@ def _collide(models, datas, qpos, substep: int, rows: Rows) -> None:
         rows.dist.append(d.contact.dist[:n].copy())
 
 
-def run_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int, int]:
-    """One dm_control dog episode; returns (rows, control steps done, substeps per step).
+def run_episode(seed: int, pattern: str, steps: int, on_substep) -> tuple[int, int]:
+    """One dm_control dog episode, on_substep(qpos, substep index) after every physics substep;
+    returns (control steps done, substeps per control step).
 
     dm_control's physics.step(n) equals n calls of physics.step(1) (legacy stepping: mj_step2
     then mj_step1 each time), so stepping one substep at a time to record keeps its trajectory.
@@ -177,14 +181,13 @@ def run_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int,
 
     env = dmc.load("dog", TASK, seed)
     physics, n_sub = env.physics, env._n_sub_steps
-    datas = {s: mujoco.MjData(m) for s, m in models.items()}
-    rows, count = Rows(), [0]
+    count = [0]
     step_n = physics.step
 
     def recording_step(nstep=1):
         for _ in range(nstep):
             step_n(1)
-            _collide(models, datas, physics.data.qpos, count[0], rows)
+            on_substep(physics.data.qpos, count[0])
             count[0] += 1
 
     physics.step = recording_step
@@ -201,7 +204,66 @@ def run_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int,
         done += 1
         if ts.last():
             break
+    return done, n_sub
+
+
+def recorded_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int, int]:
+    """run_episode, colliding every substep's configuration in `models`: (rows, steps, n_sub)."""
+    rows, datas = Rows(), {s: mujoco.MjData(m) for s, m in models.items()}
+    done, n_sub = run_episode(
+        seed, pattern, steps, lambda qpos, i: _collide(models, datas, qpos, i, rows)
+    )
     return rows, done, n_sub
+
+
+# ----- MJX's bounding-sphere cull (dog_mjx_contact_caps) -----
+def cull_groups(m: mujoco.MjModel) -> dict:
+    """{label: (n, 2) geom ids} of MJX's collision groups that its max_geom_pairs cull ranks."""
+    from mujoco.mjx._src import collision_driver
+
+    out = {}
+    for key, pairs in collision_driver._geom_groups(m).items():
+        if not set(key.types) & collision_driver._GEOM_NO_BROADPHASE:
+            types = "-".join(mujoco.mjtGeom(int(t)).name[7:].lower() for t in key.types)
+            out[f"{types} condim {key.condim}"] = np.array(pairs)[:, :2]
+    return out
+
+
+def cull_figures(m, d, groups: dict, out: dict) -> None:
+    """Updates out[label] = [pairs whose bounding spheres overlap, worst rank of a touching pair
+    by the cull's distance (1 = nearest), touching pairs] (maxima) for the state in d, collided."""
+    n = d.ncon
+    touching = set(pair_code(d.contact.geom[:n, 0], d.contact.geom[:n, 1], m.ngeom).tolist())
+    for label, g in groups.items():
+        dist = np.linalg.norm(d.geom_xpos[g[:, 0]] - d.geom_xpos[g[:, 1]], axis=1)
+        dist -= m.geom_rbound[g[:, 0]] + m.geom_rbound[g[:, 1]]  # what MJX's top_k ranks
+        touch = np.isin(pair_code(g[:, 0], g[:, 1], m.ngeom), list(touching))
+        rank = np.argsort(np.argsort(dist)) + 1
+        fig = out.setdefault(label, [0, 0, 0])
+        fig[0] = max(fig[0], int((dist < 0).sum()))
+        fig[1] = max(fig[1], int(rank[touch].max(initial=0)))
+        fig[2] = max(fig[2], int(touch.sum()))
+
+
+def cull_check(seeds, patterns, steps: int, models: dict, log) -> dict:
+    """{model name: {group: cull_figures}} over the episodes' substeps, per model (caps off)."""
+    datas = {k: mujoco.MjData(m) for k, m in models.items()}
+    groups = {k: cull_groups(m) for k, m in models.items()}
+    out = {k: {} for k in models}
+
+    def on_substep(qpos, _):
+        for k, m in models.items():
+            d = datas[k]
+            d.qpos[:] = qpos
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_collision(m, d)
+            cull_figures(m, d, groups[k], out[k])
+
+    for seed in seeds:
+        for pattern in patterns:
+            done, _ = run_episode(seed, pattern, steps, on_substep)
+            log(f"cull check: seed {seed} {pattern}: {done} steps")
+    return out
 
 
 # ----- statistics -----
@@ -319,7 +381,7 @@ def rollouts(seeds, patterns, steps, models, log, on_episode=None):
     for seed in seeds:
         for pattern in patterns:
             t = time.time()
-            rows, done, n_sub = run_episode(seed, pattern, steps, models)
+            rows, done, n_sub = recorded_episode(seed, pattern, steps, models)
             arrays = rows.arrays()
             merge_stats(stats[pattern], pair_stats(*arrays))
             if on_episode is not None:
@@ -412,11 +474,43 @@ def _miss_records(found: dict, m) -> list[dict]:
     return sorted(out, key=lambda r: (r["geoms"], r["source"]))
 
 
+def main_cull_check(heldout, patterns, log) -> None:
+    """The MJX models' geometry (capsules), without the caps, with and without the pruning."""
+    xml = dog.DogRun.model_xml()
+    caps_off = tuple(p for p in dog.DogRun.patches if p is not dog.CONTACT_CAPS)
+    models = {
+        "without dog_self_contact_pairs": model_io.build_model(
+            *xml, tuple(p for p in caps_off if p is not dog.SELF_CONTACT_PAIRS)
+        ),
+        "with dog_self_contact_pairs": model_io.build_model(*xml, caps_off),
+    }
+    figures = cull_check(heldout, patterns, FLAGS.steps, models, log)
+    info = machine_info()
+    report = {
+        "what": "per MJX collision group that max_geom_pairs culls: maxima over every substep "
+        "of [pairs whose bounding spheres overlap, worst rank of a touching pair by the cull's "
+        "distance (1 = nearest), touching pairs]; the cull is exact while the rank <= the limit",
+        "date": info["date"],
+        "command": info["command"],
+        "seeds": FLAGS.heldout_seeds,
+        "steps_per_episode": FLAGS.steps,
+        "patterns": patterns,
+        "groups": figures,
+    }
+    os.makedirs(FLAGS.out, exist_ok=True)
+    with open(os.path.join(FLAGS.out, "dog_cull.json"), "w") as f:
+        f.write(render_json(report) + "\n")
+    log(json.dumps(figures, indent=1))
+
+
 def main(_):
     seeds, heldout = parse_seeds(FLAGS.seeds), parse_seeds(FLAGS.heldout_seeds)
+    patterns = FLAGS.patterns or list(PATTERNS)
+    if FLAGS.cull_check:
+        main_cull_check(heldout, patterns, lambda s: print(s, flush=True))
+        return
     if set(seeds) & set(heldout):
         raise app.UsageError("--seeds and --heldout_seeds must be disjoint")
-    patterns = FLAGS.patterns or list(PATTERNS)
     models = recording_models(FLAGS.record_margin)
     m = models["dm"]
     is_self = self_mask(m)

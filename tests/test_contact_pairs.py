@@ -111,3 +111,20 @@ def test_misses_counts_only_pruned_self_pairs():
             np.array([-1.0, -1.0, -1.0, -1.0, 0.5]))  # fmt: skip
     out = contact_pairs.misses(rows, keep, is_self, 3, 0.0)
     assert out == {"control_steps": 2, "pairs": {(0, 2): 2}}  # substeps 2 and 3: steps 0 and 1
+
+
+def test_cull_figures_rank_touching_pairs():
+    """Three free spheres (r 0.1) at x = 0, 0.15, 1: only the first two touch."""
+    bodies = "".join(
+        f'<body pos="{x} 0 1"><freejoint/><geom type="sphere" size="0.1"/></body>'
+        for x in (0, 0.15, 1)
+    )
+    m = mujoco.MjModel.from_xml_string(f"<mujoco><worldbody>{bodies}</worldbody></mujoco>")
+    d = mujoco.MjData(m)
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_collision(m, d)
+    groups = contact_pairs.cull_groups(m)
+    assert list(groups) == ["sphere-sphere condim 3"]
+    out = {}
+    contact_pairs.cull_figures(m, d, groups, out)
+    assert out == {"sphere-sphere condim 3": [1, 1, 1]}  # overlapping, worst rank, touching
