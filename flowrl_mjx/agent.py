@@ -1,4 +1,5 @@
-"""The learner's state pytree (parameters, optimiser states, update counter) and its init."""
+"""The learner's state pytree (parameters, optimiser states, update counter, observation
+statistics) and its init."""
 
 import functools
 
@@ -7,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from flowrl_mjx import normalizer
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -34,6 +36,10 @@ class AgentState:
     params: Params
     opt: OptStates
     step: jax.Array  # int32: gradient updates done so far (the delays count this)
+    # Running observation moments (Config.obs_norm). Always present, so the state's shapes (and
+    # checkpoints, seeds' stacking, device layouts) do not depend on the flag; with the flag off
+    # they stay at their init and no program reads them.
+    obs_norm: normalizer.NormState
 
 
 def optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -72,4 +78,26 @@ def _init(key, cfg: Config, obs_size: int, action_size: int) -> AgentState:
         qbuf=tx.init(params.qbuf),
         value=tx.init(value),
     )
-    return AgentState(params=params, opt=opt, step=jnp.int32(0))
+    return AgentState(params=params, opt=opt, step=jnp.int32(0), obs_norm=normalizer.init(obs_size))
+
+
+def observe(cfg: Config, state: AgentState, obs, valid) -> AgentState:
+    """Merges newly observed rows (obs (B, obs_size) where valid (B,) > 0) into the observation
+    statistics under cfg.obs_norm. Off, the state comes back as is, so no op enters the program."""
+    if not cfg.obs_norm:
+        return state
+    return state.replace(obs_norm=normalizer.update(state.obs_norm, obs, valid))
+
+
+def legacy_layouts(abstract_state) -> list:
+    """Checkpoint layouts of a state holding an AgentState at `.agent` (train.TrainState,
+    host_train.HostState) from before AgentState had `obs_norm`, for Checkpoints.restore_latest:
+    such runs had no observation statistics, so they resume with fresh ones (unused: those runs
+    cannot have obs_norm on)."""
+    obs_size = abstract_state.agent.obs_norm.mean.shape[-1]
+    old = abstract_state.replace(agent=abstract_state.agent.replace(obs_norm=None))
+
+    def upgrade(state):
+        return state.replace(agent=state.agent.replace(obs_norm=normalizer.init(obs_size)))
+
+    return [(old, upgrade)]

@@ -32,28 +32,39 @@ class Checkpoints:
     def steps(self) -> list:
         return sorted(self._manager.all_steps())
 
-    def restore_latest(self, abstract_state, at_most=None):
+    def restore_latest(self, abstract_state, at_most=None, legacy=()):
         """(state, meta) from the newest readable checkpoint (of step <= at_most if given), or
         None if there is none.
 
         abstract_state: a pytree of jax.ShapeDtypeStruct (jax.eval_shape of the init).
+        legacy: (old abstract state, upgrade) pairs of earlier layouts of the state, tried in turn
+        on a checkpoint the current layout cannot read; upgrade(old state) -> current state. Leaves
+        are stored by index, so a new field shifts them: this keeps older runs resumable.
         """
-        leaves, treedef = jax.tree.flatten(abstract_state)
+        layouts = [(abstract_state, lambda state: state), *legacy]
         steps = [s for s in self.steps() if at_most is None or s <= at_most]
         for step in reversed(steps):
-            try:
-                out = self._manager.restore(step, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(_non_empty(leaves)),
-                    meta=ocp.args.JsonRestore()))  # fmt: skip
-                full = [out.state.get(str(i), np.zeros(a.shape, a.dtype))
-                        for i, a in enumerate(leaves)]  # fmt: skip
-                _check_shapes(full, leaves)
-                return jax.tree.unflatten(treedef, full), out.meta
-            except Exception as e:  # orbax/tensorstore raise many types for bad files
-                msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-                logging.warning("checkpoint %d is unreadable (%s); trying an older one", step, msg)
-                print(f"warning: checkpoint {step} is unreadable ({msg}); using an older one")
+            errors = []
+            for abstract, upgrade in layouts:
+                try:
+                    state, meta = self._restore(step, abstract)
+                    return upgrade(state), meta
+                except Exception as e:  # orbax/tensorstore raise many types for bad files
+                    errors.append(e)
+            e = errors[0]  # the current layout's complaint
+            msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            logging.warning("checkpoint %d is unreadable (%s); trying an older one", step, msg)
+            print(f"warning: checkpoint {step} is unreadable ({msg}); using an older one")
         return None
+
+    def _restore(self, step: int, abstract_state):
+        leaves, treedef = jax.tree.flatten(abstract_state)
+        out = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(_non_empty(leaves)),
+            meta=ocp.args.JsonRestore()))  # fmt: skip
+        full = [out.state.get(str(i), np.zeros(a.shape, a.dtype)) for i, a in enumerate(leaves)]
+        _check_shapes(full, leaves)
+        return jax.tree.unflatten(treedef, full), out.meta
 
     def close(self):
         self._manager.close()

@@ -58,6 +58,10 @@ class Config:
     warmup_steps: int = 5000
     # Noise a0 ~ N(0, I) is clipped to [-a0_clip, a0_clip] in "official" mode only.
     a0_clip: float = 1.0
+    # (static) Observation normalisation, a labelled extension beyond the paper (brax SAC's
+    # normalize_observations): running mean/variance of the observations (flowrl_mjx.normalizer),
+    # applied to every network input; off reproduces the paper's agent exactly.
+    obs_norm: bool = False
 
     def validate(self) -> "Config":
         """Returns self, or raises ValueError naming the first impossible value."""
@@ -109,3 +113,5 @@ def _problems(c: Config):
         yield f"warmup_steps={c.warmup_steps} must be >= 0"
     if not c.a0_clip > 0:
         yield f"a0_clip={c.a0_clip} must be > 0"
+    if not isinstance(c.obs_norm, bool):
+        yield f"obs_norm={c.obs_norm!r} must be True or False"

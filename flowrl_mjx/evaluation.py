@@ -5,12 +5,13 @@
   official FlowRL code evaluates.
 Returns are undiscounted sums over `episode_length` control steps (dm_control's 1000), stopping
 early only at a task termination; a non-finite step ends that env's episode and is counted.
+With cfg.obs_norm the policy sees the observations normalised by the training statistics.
 """
 
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import jax_setup, policy
+from flowrl_mjx import jax_setup, normalizer, policy
 
 
 def episode_returns(env, act, key, num_envs: int, episode_length: int):
@@ -36,8 +37,9 @@ def episode_returns(env, act, key, num_envs: int, episode_length: int):
 
 
 def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
-    """evaluate(actor_params, key) -> metrics dict (means and stds over num_envs episodes of each
-    way of acting).
+    """evaluate(actor_params, key, obs_norm=None) -> metrics dict (means and stds over num_envs
+    episodes of each way of acting). obs_norm: the agent's NormState, needed (and read) only
+    under cfg.obs_norm.
 
     Both ways run as one batch of 2 * num_envs envs (the first half from a0 = 0), so the program
     holds one env step, not two: two episode scans took ~19 s of the ~50 s a tiny cartpole run
@@ -46,10 +48,11 @@ def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
     flow_action = policy.make_flow_action(cfg, networks)
     deterministic = (jnp.arange(2 * num_envs) < num_envs)[:, None]
 
-    def evaluate(actor_params, key):
+    def evaluate(actor_params, key, obs_norm=None):
         def act(obs, k):
             a0 = policy.sample_a0(cfg, k, obs.shape[:-1] + (networks.action_size,))
-            return flow_action(actor_params, obs, jnp.where(deterministic, 0.0, a0))
+            net_obs = normalizer.inputs(cfg.obs_norm, obs_norm, obs)
+            return flow_action(actor_params, net_obs, jnp.where(deterministic, 0.0, a0))
 
         returns, bad = episode_returns(env, act, key, 2 * num_envs, episode_length)
         det, sto = returns[:num_envs], returns[num_envs:]

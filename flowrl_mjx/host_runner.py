@@ -18,7 +18,7 @@ import types
 import jax
 import numpy as np
 
-from flowrl_mjx import checkpoint, host_env, host_train, policy_io, run_dir
+from flowrl_mjx import agent, checkpoint, host_env, host_train, policy_io, run_dir
 from flowrl_mjx.replay import Transition
 from flowrl_mjx.runner import _StopFlag
 
@@ -54,25 +54,27 @@ class _Tracker:
         return out
 
 
-def _policy(prog, actor_params, key, deterministic: bool):
+def _policy(prog, agent_state, key, deterministic: bool):
     """act(obs) -> np actions for run_episodes, drawing a fresh key per step."""
     counter = [0]
+    actor, stats = agent_state.params.actor, agent_state.obs_norm
 
     def act(obs):
         counter[0] += 1
         k = jax.random.fold_in(key, counter[0])
-        return np.asarray(prog.act(actor_params, obs, k, deterministic))
+        return np.asarray(prog.act(actor, stats, obs, k, deterministic))
 
     return act
 
 
-def evaluate(prog, actor_params, pool, key, episode_length: int) -> dict:
-    """The MJX evaluation's metrics (flowrl_mjx.evaluation), from dm_control episodes."""
+def evaluate(prog, agent_state, pool, key, episode_length: int) -> dict:
+    """The MJX evaluation's metrics (flowrl_mjx.evaluation), from dm_control episodes, acting as
+    the agent state's actor (on observations normalised by its statistics under obs_norm)."""
     det, bad_det = host_env.run_episodes(
-        pool, _policy(prog, actor_params, key, True), episode_length
+        pool, _policy(prog, agent_state, key, True), episode_length
     )
     sto, bad_sto = host_env.run_episodes(
-        pool, _policy(prog, actor_params, key, False), episode_length
+        pool, _policy(prog, agent_state, key, False), episode_length
     )
     return {
         "eval/return_deterministic": float(np.mean(det)),
@@ -85,7 +87,7 @@ def evaluate(prog, actor_params, pool, key, episode_length: int) -> dict:
 
 def _restore(ckpt, out, key, cfg, obs_size, action_size):
     abstract = jax.eval_shape(lambda k: host_train.init(k, cfg, obs_size, action_size), key)
-    restored = ckpt.restore_latest(abstract)
+    restored = ckpt.restore_latest(abstract, legacy=agent.legacy_layouts(abstract))
     if restored is None:
         raise ValueError(f"--resume: no readable checkpoint in {out}/checkpoints")
     state, meta = restored
@@ -154,7 +156,7 @@ class _Run:
     def save(self, epoch: int):
         meta = dict(epoch=epoch, wall_time=time.time() - self.start)
         self.ckpt.save(int(self.state.env_steps), self.state, meta)
-        policy_io.save_actor(self.out, self.state.agent.params.actor)
+        policy_io.save_actor(self.out, self.state.agent.params.actor, self.state.agent.obs_norm)
 
 
 def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
@@ -191,8 +193,7 @@ def _loop(r: _Run, stop, checkpoint_every: int, eval_every: int) -> str:
             return f"stopped: non-finite {', '.join(bad)} at epoch {i}; last good checkpoint kept"
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             k = jax.random.fold_in(r.key_eval, i)  # a function of the epoch: same after a resume
-            actor = r.state.agent.params.actor
-            metrics.update(evaluate(r.prog, actor, r.eval_pool, k, r.length))
+            metrics.update(evaluate(r.prog, r.state.agent, r.eval_pool, k, r.length))
         r.log.write(int(r.state.env_steps), metrics, r.start, total)
         if stop.signal or i + 1 == n_epochs or (i + 1) % checkpoint_every == 0:
             r.save(i + 1)

@@ -5,6 +5,8 @@ The order is the fused MJX iteration's (train.make_epoch), cut where the envs st
 program does act -> env step -> insert -> K updates; here `learn_and_act` does insert -> K
 updates -> act for the next step, and the host steps dm_control in between. So the actions of
 step t+1 come from the parameters after the updates of step t, exactly as in the MJX program.
+With cfg.obs_norm, `learn_and_act` first merges the stepped observations (valid rows) into the
+running statistics, as the MJX iteration does right after its env step.
 """
 
 import functools
@@ -15,7 +17,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import agent, policy, replay, update
+from flowrl_mjx import agent, normalizer, policy, replay, update
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -56,7 +58,8 @@ def place(state: HostState) -> HostState:
 @functools.lru_cache(maxsize=4)
 def programs(cfg: Config, num_envs: int, obs_size: int, action_size: int) -> Programs:
     """start(state, obs) -> (state, action); learn_and_act(state, batch, obs) -> (state, action,
-    metrics) (donates state); act(actor_params, obs, key, deterministic) for evaluation."""
+    metrics) (donates state); act(actor_params, obs_norm, obs, key, deterministic) for
+    evaluation (obs_norm: the agent's statistics, read only under cfg.obs_norm)."""
     nets = make_networks(cfg, obs_size, action_size)
     act = policy.make_policy(cfg, nets)
     learn = update.make_update(cfg, nets)
@@ -68,31 +71,36 @@ def programs(cfg: Config, num_envs: int, obs_size: int, action_size: int) -> Pro
     )[1]
     no_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    def choose(actor_params, obs, env_steps, key):
+    def act_on(actor_params, obs_norm, obs, key, deterministic=False):
+        """The policy on the network's view of obs (normalised under cfg.obs_norm)."""
+        return act(actor_params, normalizer.inputs(cfg.obs_norm, obs_norm, obs), key, deterministic)
+
+    def choose(agent_state: agent.AgentState, obs, env_steps, key):
         """Uniform random actions during warm-up, flow-policy samples after (as train.py)."""
         k_act, k_rand = jax.random.split(key)
-        a_pi = act(actor_params, obs, k_act)
+        a_pi = act_on(agent_state.params.actor, agent_state.obs_norm, obs, k_act)
         a_rand = jax.random.uniform(k_rand, a_pi.shape, minval=-1.0, maxval=1.0)
         return jnp.where(env_steps < cfg.warmup_steps, a_rand, a_pi)
 
     def start(state: HostState, obs):
         key, k = jax.random.split(state.key)
-        return state.replace(key=key), choose(state.agent.params.actor, obs, state.env_steps, k)
+        return state.replace(key=key), choose(state.agent, obs, state.env_steps, k)
 
     def learn_and_act(state: HostState, batch: replay.Transition, obs):
         key, k_learn, k_next = jax.random.split(state.key, 3)
         buf = replay.insert(state.replay, batch)
         steps = state.env_steps + num_envs
         learning = steps >= cfg.warmup_steps
+        observed = agent.observe(cfg, state.agent, obs, batch.valid)  # obs acted on next
         new_agent, metrics = jax.lax.cond(
-            learning, learn, lambda a, b, k: (a, no_metrics), state.agent, buf, k_learn
+            learning, learn, lambda a, b, k: (a, no_metrics), observed, buf, k_learn
         )
         metrics = dict(metrics, **{"train/learning": learning.astype(jnp.float32)})
-        action = choose(new_agent.params.actor, obs, steps, k_next)
+        action = choose(new_agent, obs, steps, k_next)
         return HostState(new_agent, buf, key, steps), action, metrics
 
     return Programs(
         start=jax.jit(start),
         learn_and_act=jax.jit(learn_and_act, donate_argnums=0),
-        act=jax.jit(act, static_argnums=3),
+        act=jax.jit(act_on, static_argnums=4),
     )

@@ -60,6 +60,8 @@ for _name, _f in FIELDS.items():
         flags.DEFINE_integer(_name, None, f"default: preset / {_f.default}")
     elif _f.type in ("float", float):
         flags.DEFINE_float(_name, None, f"default: preset / {_f.default}")
+    elif _f.type in ("bool", bool):  # --name / --noname; unset (None) keeps the preset's
+        flags.DEFINE_bool(_name, None, f"default: preset / {_f.default}")
     else:
         flags.DEFINE_string(_name, None, f"default: preset / {_f.default}")
 FLAGS = flags.FLAGS

@@ -1,7 +1,9 @@
 """A trained policy outside the training program: `flowrl_mjx.load_policy(run_dir)`.
 
 The runner writes the actor's parameters to run_dir/policy.msgpack at every checkpoint (a small
-file, written atomically), so a policy loads without restoring the replay or env states.
+file, written atomically), so a policy loads without restoring the replay or env states. The file
+holds {"actor": parameters, "obs_norm": observation statistics}; files written before the
+statistics existed hold the parameters alone and still load (their runs had no obs_norm).
 """
 
 import json
@@ -12,18 +14,34 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx import policy
+from flowrl_mjx import normalizer, policy
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
 POLICY_FILE = "policy.msgpack"
 
 
-def save_actor(run_dir: str, actor_params) -> None:
+def save_actor(run_dir: str, actor_params, obs_norm=None) -> None:
+    """Writes the actor and, when given, the observation statistics (agent.AgentState.obs_norm)."""
+    payload = {"actor": actor_params}
+    if obs_norm is not None:
+        payload["obs_norm"] = obs_norm
     path = os.path.join(run_dir, POLICY_FILE)
     with open(path + ".tmp", "wb") as f:
-        f.write(flax.serialization.to_bytes(jax.device_get(actor_params)))
+        f.write(flax.serialization.to_bytes(jax.device_get(payload)))
     os.replace(path + ".tmp", path)
+
+
+def _read(blob: bytes, template, obs_size: int):
+    """(actor params, NormState or None) from a policy file's bytes, either layout."""
+    raw = flax.serialization.msgpack_restore(blob)
+    if "actor" not in raw:  # the older layout: the actor's parameters alone
+        return flax.serialization.from_state_dict(template, raw), None
+    params = flax.serialization.from_state_dict(template, raw["actor"])
+    stats = raw.get("obs_norm")
+    if stats is not None:
+        stats = flax.serialization.from_state_dict(normalizer.init(obs_size), stats)
+    return params, stats
 
 
 def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
@@ -50,10 +68,19 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
     template = nets.actor.init(jax.random.PRNGKey(0), jnp.zeros((1, obs_size)),
                                jnp.zeros((1, action_size)), 0.0)  # fmt: skip
     try:
-        params = flax.serialization.from_bytes(template, blob)
+        params, stats = _read(blob, template, obs_size)
     except Exception as e:  # msgpack raises several types on truncated data
         raise ValueError(f"corrupt policy file in {run_dir}: {type(e).__name__}") from None
-    act_fn = jax.jit(policy.make_policy(cfg, nets), static_argnums=3)
+    if cfg.obs_norm and stats is None:
+        raise ValueError(f"{run_dir} was trained with obs_norm but its policy file has no "
+                         "observation statistics")  # fmt: skip
+    act_policy = policy.make_policy(cfg, nets)
+
+    def act_fn(params, stats, obs, key, deterministic):
+        """The training program's way of acting: normalised inputs under cfg.obs_norm."""
+        return act_policy(params, normalizer.inputs(cfg.obs_norm, stats, obs), key, deterministic)
+
+    act_fn = jax.jit(act_fn, static_argnums=4)
     key = [jax.random.PRNGKey(seed)]
 
     def act(obs: np.ndarray) -> np.ndarray:
@@ -61,6 +88,6 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
         if obs.shape[-1] != obs_size:
             raise ValueError(f"observation has size {obs.shape[-1]}, the policy expects {obs_size}")
         key[0], k = jax.random.split(key[0])
-        return np.asarray(act_fn(params, obs, k, deterministic))
+        return np.asarray(act_fn(params, stats, obs, k, deterministic))
 
     return act

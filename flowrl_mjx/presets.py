@@ -119,7 +119,8 @@ def build(name: str, replay_ratio=None, **overrides):
 
 
 def recipe_line(preset: str, cfg, loop) -> str:
-    """One line stating what a run does per env step, printed at the start of every run."""
+    """One line stating what a run does per env step, printed at the start of every run; it ends
+    with obs_norm=on when that extension (Config.obs_norm) is on."""
     n, b, k = loop.num_envs, cfg.batch_size, cfg.updates_per_iter
     widths = lambda h: "x".join(str(w) for w in h)
     return (
@@ -128,5 +129,5 @@ def recipe_line(preset: str, cfg, loop) -> str:
         f"lr={cfg.lr:g} warmup={cfg.warmup_steps:,} recent={cfg.recent_window:,} "
         f"({cfg.recent_fraction:g} of each batch) mode={cfg.mode} lam={cfg.lam:g} "
         f"nets actor={widths(cfg.actor_hidden)} critic={widths(cfg.critic_hidden)} "
-        f"value={widths(cfg.value_hidden)}"
+        f"value={widths(cfg.value_hidden)}" + (" obs_norm=on" if cfg.obs_norm else "")
     )

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import checkpoint, policy_io, run_dir, seeds, sharding, train
+from flowrl_mjx import agent, checkpoint, policy_io, run_dir, seeds, sharding, train
 from flowrl_mjx.evaluation import make_evaluate
 from flowrl_mjx.networks import make_networks
 from launch.common import machine_info
@@ -98,11 +98,12 @@ class _Members:
 
     def restore(self, abstract):
         """The newest checkpoint every member has (orbax steps are env steps)."""
-        found = [c.restore_latest(abstract) for c in self.ckpts]
+        legacy = agent.legacy_layouts(abstract)
+        found = [c.restore_latest(abstract, legacy=legacy) for c in self.ckpts]
         if any(r is None for r in found):
             raise ValueError(f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints")
         common = min(int(ts.env_steps) for ts, _ in found)
-        found = [r if int(r[0].env_steps) == common else c.restore_latest(abstract, common)
+        found = [r if int(r[0].env_steps) == common else c.restore_latest(abstract, common, legacy)
                  for r, c in zip(found, self.ckpts, strict=True)]  # fmt: skip
         if any(r is None or int(r[0].env_steps) != common for r in found):
             raise ValueError(f"--resume: the seeds have no checkpoint at a common step {common}")
@@ -125,7 +126,7 @@ class _Members:
         for i, (d, c) in enumerate(zip(self.dirs, self.ckpts, strict=True)):
             member = self.state(ts, i)
             c.save(int(member.env_steps), member, meta)
-            policy_io.save_actor(d, member.agent.params.actor)
+            policy_io.save_actor(d, member.agent.params.actor, member.agent.obs_norm)
 
     def close(self):
         for c in self.ckpts:
@@ -155,7 +156,8 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
     for i in range(start_epoch, n_epochs):
         ts, metrics = epoch(ts)
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            metrics.update(evaluate(ts.agent.params.actor, members.eval_key(i)))
+            learner = ts.agent
+            metrics.update(evaluate(learner.params.actor, members.eval_key(i), learner.obs_norm))
         rows = members.rows(metrics)
         bad = _non_finite(rows)
         if bad:

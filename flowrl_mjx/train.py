@@ -4,6 +4,10 @@ One iteration: every env steps once (uniform random actions during warm-up, flow
 after), the batch of transitions enters the on-device ring buffer, then K = cfg.updates_per_iter
 updates run (from the end of warm-up on). `lax.scan` over iterations makes an epoch, and the epoch
 is one jitted call that donates the TrainState; nothing returns to the host inside it.
+
+With cfg.obs_norm (flowrl_mjx.normalizer), the policy acts on normalised observations, and each
+iteration merges the env step's new observations (valid rows; warm-up included) into the running
+statistics right after the step, so the K updates and the next action use the same statistics.
 """
 
 import dataclasses
@@ -14,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import agent, jax_setup, policy, replay, update
+from flowrl_mjx import agent, jax_setup, normalizer, policy, replay, update
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -86,7 +90,8 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
         key, k_act, k_rand, k_learn = jax.random.split(ts.key, 4)
         obs = ts.env.obs
         warm = ts.env_steps < cfg.warmup_steps
-        a_pi = act(ts.agent.params.actor, obs, k_act)
+        net_obs = normalizer.inputs(cfg.obs_norm, ts.agent.obs_norm, obs)
+        a_pi = act(ts.agent.params.actor, net_obs, k_act)
         a_rand = jax.random.uniform(k_rand, a_pi.shape, minval=-1.0, maxval=1.0)
         action = jnp.where(warm, a_rand, a_pi)
         env = venv.step(ts.env, action)
@@ -97,8 +102,9 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
         buf = insert(ts.replay, batch)
         steps = ts.env_steps + n
         learning = steps >= cfg.warmup_steps
+        observed = agent.observe(cfg, ts.agent, env.obs, info["valid"])  # obs acted on next
         new_agent, metrics = jax.lax.cond(
-            learning, learn, lambda a, b, k: (a, no_metrics), ts.agent, buf, k_learn
+            learning, learn, lambda a, b, k: (a, no_metrics), observed, buf, k_learn
         )
         metrics = dict(metrics, **{
             "train/reward": jnp.mean(env.reward),

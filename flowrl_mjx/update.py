@@ -8,6 +8,9 @@ Each update, in the official code's order, on one sampled batch:
   5. targets   if step % target_delay == 0: target <- rate * target + (1 - rate) * online,
                for critic and Q_buffer (rate = cfg.target_rate; official 0.05)
   then step += 1. The counter starts at 0, so the first update moves the actor and the targets.
+With cfg.obs_norm, each sampled batch's obs and next_obs are normalised with the agent's running
+statistics as they stand when the call starts (the same for all K updates; replay keeps raw
+observations, and no gradient reaches the statistics).
 """
 
 from collections.abc import Callable
@@ -16,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from flowrl_mjx import replay
+from flowrl_mjx import normalizer, replay
 from flowrl_mjx.agent import AgentState, optimizer
 from flowrl_mjx.config import Config
 from flowrl_mjx.losses import make_losses
@@ -89,11 +92,17 @@ def make_update(cfg: Config, networks: Networks) -> Callable:
             )
         )
 
-    def one_update(state: AgentState, replay_state, key):
+    def network_batch(stats, batch: replay.Transition) -> replay.Transition:
+        """The batch as the networks see it: both observations normalised under cfg.obs_norm."""
+        norm = lambda obs: normalizer.inputs(cfg.obs_norm, stats, obs)
+        return batch.replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs))
+
+    def one_update(state: AgentState, replay_state, stats, key):
         key_sample, key_critic, key_actor = jax.random.split(key, 3)
         batch = replay.sample(
             replay_state, key_sample, cfg.batch_size, cfg.recent_fraction, cfg.recent_window
         )
+        batch = network_batch(stats, batch)
         state, metrics, q_buffer = value_steps(state, batch, key_critic)
         state, m_actor, ran = maybe_actor_step(state, batch, q_buffer, key_actor)
         state = target_step(state)
@@ -101,8 +110,9 @@ def make_update(cfg: Config, networks: Networks) -> Callable:
 
     def update(agent_state: AgentState, replay_state, key):
         keys = jax.random.split(key, cfg.updates_per_iter)
+        stats = agent_state.obs_norm  # fixed for the K updates (read only under cfg.obs_norm)
         agent_state, (metrics, ran) = jax.lax.scan(
-            lambda s, k: one_update(s, replay_state, k), agent_state, keys
+            lambda s, k: one_update(s, replay_state, stats, k), agent_state, keys
         )
         return agent_state, _averaged(metrics, ran)
 

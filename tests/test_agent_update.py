@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx import replay
+from flowrl_mjx import normalizer, replay
 from flowrl_mjx.agent import init
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
@@ -173,3 +173,26 @@ def test_official_mode_no_nan(official):
         state, metrics = update(state, _wild_replay(jax.random.key(20 + i)), jax.random.key(i))
         assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state))
+
+
+def test_obs_norm_normalises_each_sampled_batch_and_never_trains_the_statistics():
+    """Under obs_norm, K updates on the raw replay equal K updates without it on a replay whose
+    obs and next_obs were normalised beforehand with the same statistics (which stay as given)."""
+    cfg = Config(**SMALL, updates_per_iter=2, obs_norm=True)
+    plain = dataclasses.replace(cfg, obs_norm=False)
+    nets = make_networks(cfg, OBS, ACT)
+    raw = _wild_replay(jax.random.key(30))  # obs on a scale of 30: normalising matters
+    stats = normalizer.update(normalizer.init(OBS), raw.data.obs, raw.data.valid)
+    norm = lambda x: normalizer.normalize(stats, x)
+    pre = raw.replace(
+        data=raw.data.replace(obs=norm(raw.data.obs), next_obs=norm(raw.data.next_obs))
+    )
+    state = init(jax.random.key(0), cfg, OBS, ACT).replace(obs_norm=stats)
+    on, m_on = jax.jit(make_update(cfg, nets))(state, raw, jax.random.key(31))
+    update_plain = jax.jit(make_update(plain, nets))
+    want, m_want = update_plain(state, pre, jax.random.key(31))
+    assert _close(on.params, want.params) and _close(m_on, m_want)
+    for a, b in zip(jax.tree.leaves(on.obs_norm), jax.tree.leaves(stats), strict=True):
+        np.testing.assert_array_equal(a, b)
+    unnormalised, _ = update_plain(state, raw, jax.random.key(31))
+    assert not _close(on.params.critic, unnormalised.params.critic)

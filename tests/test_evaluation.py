@@ -1,10 +1,13 @@
 """flowrl_mjx.evaluation: one batch holds both ways of acting, each on its own half."""
 
+import dataclasses
+
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from flowrl_mjx import evaluation
+from flowrl_mjx import evaluation, normalizer
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -19,12 +22,16 @@ class _State:
 
 
 class _ActionEcho:
-    """One-dim env whose reward is the action taken: a return is the sum of the actions."""
+    """One-dim env whose reward is the action taken: a return is the sum of the actions. Its
+    observation is the constant `obs`."""
 
     action_size, observation_size, episode_length = 1, 1, EPISODE
 
+    def __init__(self, obs=0.0):
+        self.obs = obs
+
     def reset(self, key):
-        return _State(jnp.zeros(1), jnp.zeros(()), jnp.zeros(()))
+        return _State(jnp.full(1, self.obs), jnp.zeros(()), jnp.zeros(()))
 
     def step(self, state, action):
         return state.replace(reward=action[0])
@@ -44,3 +51,23 @@ def test_deterministic_half_acts_from_a0_zero_and_stochastic_half_samples():
     assert float(m["eval/return_deterministic_std"]) == 0.0
     assert float(m["eval/return_stochastic_std"]) > 0.1  # 4 envs x 5 steps of tanh(a0) sums
     assert float(m["eval/nonfinite_episodes"]) == 0.0
+
+
+def test_obs_norm_evaluates_on_normalised_observations():
+    """With obs_norm, evaluating on observations x equals evaluating without it on an env that
+    shows the normalised x (same actor, same keys)."""
+    cfg = Config(actor_hidden=(8,), critic_hidden=(8,), value_hidden=(8,), obs_norm=True)
+    nets = make_networks(cfg, 1, 1)
+    params = nets.actor.init(jax.random.PRNGKey(0), jnp.zeros((1, 1)), jnp.zeros((1, 1)), 0.0)
+    stats = normalizer.NormState(
+        mean=jnp.array([40.0]), var=jnp.array([16.0]), count=jnp.float32(9)
+    )
+    shown = float(normalizer.normalize(stats, jnp.array([42.0]))[0])  # 0.5
+    key = jax.random.PRNGKey(1)
+    on = evaluation.make_evaluate(cfg, _ActionEcho(42.0), nets, 4, EPISODE)(params, key, stats)
+    plain = dataclasses.replace(cfg, obs_norm=False)
+    want = evaluation.make_evaluate(plain, _ActionEcho(shown), nets, 4, EPISODE)(params, key)
+    raw = evaluation.make_evaluate(plain, _ActionEcho(42.0), nets, 4, EPISODE)(params, key)
+    for k, v in want.items():
+        np.testing.assert_allclose(on[k], v, rtol=1e-6, atol=1e-6, err_msg=k)
+    assert abs(float(raw["eval/return_deterministic"] - want["eval/return_deterministic"])) > 1e-3

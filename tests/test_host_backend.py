@@ -15,9 +15,18 @@ from dm_control.rl.control import PhysicsError
 import flowrl_mjx
 from envs import dmc
 from envs.parity import flat_obs
-from flowrl_mjx import host_env, host_group, host_runner, host_train, run_dir, train
+from flowrl_mjx import (
+    host_env,
+    host_group,
+    host_runner,
+    host_train,
+    normalizer,
+    policy,
+    run_dir,
+    train,
+)
 from flowrl_mjx.replay import Transition
-from tests.tiny import CFG, TASK
+from tests.tiny import CFG, CFG_OBS_NORM, TASK
 from tests.tiny import env as tiny_env
 
 LENGTH = 10  # a short time limit, so a few steps cross episode ends
@@ -127,6 +136,32 @@ def test_learner_stores_truncation_with_bootstrap():
     np.testing.assert_array_equal(state.replay.data.next_obs[last], step.next_obs)
     assert not np.allclose(state.replay.data.next_obs[last], step.obs)
     assert np.all(np.abs(np.asarray(action)) <= 1)
+
+
+def test_learner_merges_stepped_observations_under_obs_norm():
+    """learn_and_act merges each step's new observations (valid rows), warm-up included, and
+    the evaluation act normalises with the statistics it is given."""
+    cfg, seen = CFG_OBS_NORM, []
+    with host_env.HostEnvPool(TASK, 2, 1, LENGTH, num_workers=0) as pool:
+        prog = host_train.programs(cfg, 2, pool.obs_size, pool.action_size)
+        state = host_train.init(jax.random.PRNGKey(0), cfg, pool.obs_size, pool.action_size)
+        obs = pool.reset()
+        state, action = prog.start(state, obs)
+        for _ in range(LENGTH):  # warm-up is 8 env steps: 4 iterations, then learning
+            step = pool.step(np.asarray(action))
+            batch = Transition(obs=obs, action=action, reward=step.reward, discount=step.discount,
+                               next_obs=step.next_obs, valid=step.valid)  # fmt: skip
+            state, action, _ = prog.learn_and_act(state, batch, step.obs)
+            seen.append(step.obs[step.valid > 0])
+            obs = step.obs
+    stats, rows = state.agent.obs_norm, np.concatenate(seen).astype(np.float64)
+    assert float(stats.count) == len(rows) == 2 * LENGTH
+    np.testing.assert_allclose(stats.mean, rows.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stats.var, rows.var(0), rtol=1e-4, atol=1e-7)
+    actor, key = state.agent.params.actor, jax.random.PRNGKey(2)
+    act = policy.make_policy(cfg, host_train.make_networks(cfg, pool.obs_size, pool.action_size))
+    want = act(actor, normalizer.normalize(stats, obs), key, deterministic=True)
+    np.testing.assert_allclose(prog.act(actor, stats, obs, key, True), want, rtol=1e-5, atol=1e-6)
 
 
 def _settings(loop, steps):

@@ -1,5 +1,6 @@
 """The small training setup shared by the training-program tests (one compile per process)."""
 
+import dataclasses
 import functools
 import json
 import os
@@ -11,6 +12,7 @@ from flowrl_mjx.config import Config
 TASK = "cartpole_balance"
 CFG = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
              replay_size=256, recent_window=32, warmup_steps=8)  # fmt: skip
+CFG_OBS_NORM = dataclasses.replace(CFG, obs_norm=True)  # the obs_norm extension's tests
 LOOP = train.LoopConfig(num_envs=2, iters_per_epoch=4, num_eval_envs=2)
 PER_EPOCH = LOOP.num_envs * LOOP.iters_per_epoch
 
@@ -20,19 +22,19 @@ def env():
     return envs.load(TASK, episode_length=20)
 
 
-def programs():
+def programs(cfg=CFG):
     """(VecEnv, jitted epoch, jitted evaluate), shared with the runner's own cache."""
-    return runner.programs(CFG, LOOP, env())
+    return runner.programs(cfg, LOOP, env())
 
 
-def train_run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1) -> str:
+def train_run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG) -> str:
     """A tiny training run through runner.run (checkpoint and eval every epoch); its run dir."""
     settings = dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
                     num_seeds=num_seeds, num_devices=num_devices,
                     obs_size=env().observation_size, action_size=env().action_size,
-                    config=CFG.__dict__, loop=LOOP.__dict__)  # fmt: skip
+                    config=cfg.__dict__, loop=LOOP.__dict__)  # fmt: skip
     out = run_dir.prepare(str(path), TASK, seed, resume)
-    runner.run(settings, CFG, LOOP, env(), out, resume, checkpoint_every=1, eval_every=1)
+    runner.run(settings, cfg, LOOP, env(), out, resume, checkpoint_every=1, eval_every=1)
     return out
 
 
