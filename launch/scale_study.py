@@ -69,6 +69,10 @@ ARMS = {
     "cheetah_1024_G3_target0.9": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                       "--updates_per_iter", "64", "--lr", "1e-3",
                                       "--target_rate", "0.9", *NARROW, *EVERY_40),
+    # G0 with observation normalisation (a labelled extension, flowrl_mjx/normalizer.py).
+    "cheetah_1024_G4_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                                    "--updates_per_iter", "64", "--lr", "1e-3", "--obs_norm",
+                                    *NARROW, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
