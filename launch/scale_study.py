@@ -60,8 +60,9 @@ ARMS = {
     # 1024, K=64 (replay ratio 64), ~25.6k updates in 409,600 env steps; one change per arm.
     "cheetah_1024_G0": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                             "--updates_per_iter", "64", "--lr", "1e-3", *NARROW, *EVERY_40),
-    "cheetah_1024_G1_lr3e-4": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
-                                   "--updates_per_iter", "64", "--lr", "3e-4", *NARROW, *EVERY_40),
+    # G0 matched the 128-env run per update (not per sample): a larger step per update?
+    "cheetah_1024_G1_lr3e-3": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
+                                   "--updates_per_iter", "64", "--lr", "3e-3", *NARROW, *EVERY_40),
     "cheetah_1024_G2_lam0": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                  "--updates_per_iter", "64", "--lr", "1e-3", "--lam", "0",
                                  *NARROW, *EVERY_40),
