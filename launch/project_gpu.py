@@ -29,25 +29,35 @@ from flowrl_mjx.networks import make_networks
 from flowrl_mjx.update import make_update
 from launch.common import machine_info
 
-flags.DEFINE_string("task", "cheetah_run", "task name")
-flags.DEFINE_integer("num_envs", 4096, "parallel training envs")
-flags.DEFINE_integer(
-    "env_compile_envs",
-    None,
-    "compile the env step at this many envs and scale its flops and "
-    "bytes linearly to num_envs (default: num_envs)",
-)
-flags.DEFINE_integer("batch_size", 4096, "update batch size")
-flags.DEFINE_integer("updates_per_iter", 8, "updates per iteration (K)")
-flags.DEFINE_list("actor_hidden", ["512", "512"], "velocity-field hidden widths")
-flags.DEFINE_list("critic_hidden", ["512", "512"], "Q / Q_buffer hidden widths")
-flags.DEFINE_list("value_hidden", ["512", "512"], "V hidden widths")
-flags.DEFINE_integer("replay_size", 1_000_000, "replay capacity (abstract: never allocated)")
-flags.DEFINE_integer("target_env_steps", 10_000_000, "env steps the wall-clock projection is for")
-flags.DEFINE_float("flops_efficiency", 0.3, "assumed fraction of peak FLOP/s reached")
-flags.DEFINE_float("bandwidth_efficiency", 0.5, "assumed fraction of peak HBM bandwidth reached")
-flags.DEFINE_string("out", "results", "output folder")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Only when run as a script: tests import this module beside other launch scripts whose
+    flags share names (task, out)."""
+    flags.DEFINE_string("task", "cheetah_run", "task name")
+    flags.DEFINE_integer("num_envs", 4096, "parallel training envs")
+    flags.DEFINE_integer(
+        "env_compile_envs",
+        None,
+        "compile the env step at this many envs and scale its flops and "
+        "bytes linearly to num_envs (default: num_envs)",
+    )
+    flags.DEFINE_integer("batch_size", 4096, "update batch size")
+    flags.DEFINE_integer("updates_per_iter", 8, "updates per iteration (K)")
+    flags.DEFINE_list("actor_hidden", ["512", "512"], "velocity-field hidden widths")
+    flags.DEFINE_list("critic_hidden", ["512", "512"], "Q / Q_buffer hidden widths")
+    flags.DEFINE_list("value_hidden", ["512", "512"], "V hidden widths")
+    flags.DEFINE_integer("replay_size", 1_000_000, "replay capacity (abstract: never allocated)")
+    flags.DEFINE_integer(
+        "target_env_steps", 10_000_000, "env steps the wall-clock projection is for"
+    )
+    flags.DEFINE_float("flops_efficiency", 0.3, "assumed fraction of peak FLOP/s reached")
+    flags.DEFINE_float(
+        "bandwidth_efficiency", 0.5, "assumed fraction of peak HBM bandwidth reached"
+    )
+    flags.DEFINE_string("out", "results", "output folder")
+
 
 # NVIDIA H100 Tensor Core GPU datasheet, SXM5 column (nvidia.com/en-us/data-center/h100/):
 # FP32 67 TFLOP/s on the CUDA cores; TF32 Tensor Core 989 TFLOP/s with 2:4 sparsity, i.e. about
@@ -312,4 +322,5 @@ def main(_):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
