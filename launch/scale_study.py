@@ -70,6 +70,9 @@ ARMS = {
     "cheetah_1024_G3_target0.9": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                       "--updates_per_iter", "64", "--lr", "1e-3",
                                       "--target_rate", "0.9", *NARROW, *EVERY_40),
+    # walker_run at G0's settings.
+    "walker_1024_G0": _arm("walker_run", 1024, 409_600, 1, "--batch_size", "1024",
+                           "--updates_per_iter", "64", "--lr", "1e-3", *NARROW, *EVERY_40),
     # G0 with observation normalisation (a labelled extension, flowrl_mjx/normalizer.py).
     "cheetah_1024_G4_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                     "--updates_per_iter", "64", "--lr", "1e-3", "--obs_norm",
