@@ -144,7 +144,10 @@ def timing_summary(curve: list[dict]) -> dict:
     out = dict(
         total_wall_s=last["wall_s"],
         env_steps=last["env_steps"],
-        env_steps_per_s_overall=round(last["env_steps"] / last["wall_s"], 1),
+        # None when no wall time passed (a stand-in trainer in the tests).
+        env_steps_per_s_overall=(
+            round(last["env_steps"] / last["wall_s"], 1) if last["wall_s"] > 0 else None
+        ),
         setup_s=round(curve[0]["wall_s"] - curve[0]["eval_s"], 2),
     )
     trained = [p for p in curve if "train_walltime_s" in p]

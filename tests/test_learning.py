@@ -7,6 +7,7 @@ env steps of training (5,000 after warm-up, 4 updates per 8 env steps) reach abo
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 import envs
 from flowrl_mjx import evaluation, runner, train
@@ -27,6 +28,8 @@ def _random_policy_return(env, key, n: int = 8):
     return float(jnp.mean(returns))
 
 
+# ~100 s: a learning check (learning curves live in benchmarks); -m slow.
+@pytest.mark.slow
 def test_returns_rise_well_above_random_on_cartpole_balance():
     env = envs.load("cartpole_balance", episode_length=EPISODE)
     random_return = _random_policy_return(env, jax.random.PRNGKey(9))

@@ -4,6 +4,7 @@ seen, saved with the policy and in checkpoints (exact resume)."""
 
 import jax
 import numpy as np
+import pytest
 
 import flowrl_mjx
 from flowrl_mjx import checkpoint, normalizer, policy, runner, train
@@ -45,6 +46,9 @@ def _final_state(out, venv):
     return state
 
 
+# ~50 s (two tiny runs and a resume); -m slow. The update, evaluation and host-learner
+# equivalences stay in the default suite.
+@pytest.mark.slow
 def test_on_statistics_track_the_observations_and_travel_with_policy_and_checkpoint(tmp_path):
     epochs = 2
     straight = train_run(tmp_path / "a", epochs, cfg=CFG_OBS_NORM)

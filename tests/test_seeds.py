@@ -20,6 +20,8 @@ def _close(a, b, what):
                 np.testing.assert_allclose(rb[k], v, rtol=1e-4, atol=1e-5, err_msg=f"{what} {k}")
 
 
+# ~70 s (2 vmapped seeds, 2 separate runs, a resume); -m slow.
+@pytest.mark.slow
 def test_seeds_equal_separate_runs_and_resume(tmp_path):
     single = {s: metrics(train_run(tmp_path / f"single{s}", 2, seed=s)) for s in (3, 4)}
     out = train_run(tmp_path / "group", 1, seed=3, num_seeds=2)

@@ -21,6 +21,8 @@ def _actor(path):
         return jax.tree.leaves(flax.serialization.msgpack_restore(f.read()))
 
 
+# ~65 s (a 2-device subprocess beside the 1-device run); -m slow.
+@pytest.mark.slow
 def test_two_devices_train_like_one(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     two = str(tmp_path / "two")
