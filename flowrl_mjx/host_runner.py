@@ -41,10 +41,11 @@ class _Tracker:
     def epoch_metrics(self, rows: list, wall: float) -> dict:
         """train/* as the MJX epoch reports them; the learner's metrics averaged over rows."""
         rows = jax.device_get(rows)
-        out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "train/learning"}
+        last = ("train/learning", "train/updates")
+        out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in last}
         finished = self.last_return[np.isfinite(self.last_return)]
+        out.update({k: float(rows[-1][k]) for k in last})
         out.update({
-            "train/learning": float(rows[-1]["train/learning"]),
             "train/reward": self.reward_sum / max(self.reward_count, 1),
             "train/episode_return": float(np.mean(finished)) if finished.size else float("nan"),
             "train/nan_resets": float(np.sum(self.nan_resets)),

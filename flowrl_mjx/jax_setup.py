@@ -18,10 +18,15 @@
   `cpu_fusion_emitters = False`, and on CPU their env programs and training epoch compile without
   the emitters at every env count (`jit_env(..., env=...)`, and `jit_task` for the training
   epoch and other programs that mix env steps with updates).
+- mujoco.mjx prints "Failed to import warp: ..." to stdout on import when the optional warp-lang
+  package is absent (its warp backend is unused here: impl="jax"). configure() imports it once
+  with stdout captured, so a run's stdout holds only the run's own lines.
 
 The regression tests are in tests/test_jax_setup.py.
 """
 
+import contextlib
+import io
 from typing import Optional
 
 import jax
@@ -32,6 +37,8 @@ SINGLE_ENV_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        import mujoco.mjx  # noqa: F401
 
 
 def without_fusion_emitters(

@@ -42,7 +42,7 @@ def expectile_loss(diff, tau):
     return jnp.where(diff < 0, 1.0 - tau, tau) * diff**2
 
 
-def flow_weights(d, valid, mode: str, lam: float, paper_max_weight: float = 20.0):
+def flow_weights(d, valid, mode: str, lam: float, paper_max_weight=Config.paper_max_weight):
     """Per-sample weight of the flow-matching term, from d = Q_buffer(s, a) - Q(s, pi(s)).
 
     Both modes normalise with m = masked batch mean of relu(d) over valid samples (the official
@@ -65,7 +65,9 @@ def flow_weights(d, valid, mode: str, lam: float, paper_max_weight: float = 20.0
     return jnp.where(d > 0, jnp.exp(jnp.minimum(d - m, log_max)), 0.0)
 
 
-def actor_objective(q_pi, residual, d, valid, mode: str, lam: float, paper_max_weight=20.0):
+def actor_objective(
+    q_pi, residual, d, valid, mode: str, lam: float, paper_max_weight=Config.paper_max_weight
+):
     """Actor loss from its parts (the paper's W2-regularised policy objective).
 
     q_pi: (B,) min of twin Q(s, pi(s)); residual: (B, act) v(s, a_t, t) - (a - a0); d: (B,), no

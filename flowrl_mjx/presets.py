@@ -44,20 +44,21 @@ class Preset:
     warmup_iters: int  # warm-up = max(5,000, warmup_iters * num_envs) env steps
     recent_iters: int  # recent-sampling window = recent_iters iterations' inserts (<= replay)
     epoch_env_steps: int  # iterations per epoch (one log point) = this / num_envs, at least 1
+    replay_size: int  # replay capacity in transitions (also caps the recent window)
     fixed: dict = dataclasses.field(default_factory=dict)  # fields that do not scale
 
 
 PRESETS = {
     "paper": Preset(num_envs=1, batch_per_env=256, batch_min=256, batch_max=256,
                     replay_ratio=256, warmup_iters=0, recent_iters=2048, epoch_env_steps=1000,
-                    fixed=dict(replay_size=1_000_000)),
+                    replay_size=1_000_000),
     "cpu": Preset(num_envs=128, batch_per_env=1, batch_min=128, batch_max=128, replay_ratio=256,
-                  warmup_iters=0, recent_iters=16, epoch_env_steps=5120,
-                  fixed=dict(replay_size=1_000_000, actor_hidden=(128, 128),
+                  warmup_iters=0, recent_iters=16, epoch_env_steps=5120, replay_size=1_000_000,
+                  fixed=dict(actor_hidden=(128, 128),
                              critic_hidden=(128,), value_hidden=(128,))),
     "gpu": Preset(num_envs=4096, batch_per_env=1, batch_min=1024, batch_max=16384,
                   replay_ratio=20, warmup_iters=10, recent_iters=4, epoch_env_steps=102_400,
-                  fixed=dict(replay_size=4_000_000, lr=1e-3)),
+                  replay_size=4_000_000, fixed=dict(lr=1e-3)),
 }  # fmt: skip
 
 
@@ -75,10 +76,11 @@ def derive(preset: Preset, num_envs: int, batch_size=None, replay_ratio=None, re
     batch = batch_size or int(min(max(round(preset.batch_per_env * n), preset.batch_min),
                                   preset.batch_max))  # fmt: skip
     ratio = preset.replay_ratio if replay_ratio is None else replay_ratio
-    capacity = replay_size or preset.fixed["replay_size"]
+    capacity = replay_size or preset.replay_size
     return dict(
         preset.fixed,
         num_envs=n,
+        replay_size=capacity,
         batch_size=batch,
         updates_per_iter=max(1, round(ratio * n / batch)),
         warmup_steps=max(_MIN_WARMUP_STEPS, preset.warmup_iters * n),

@@ -8,6 +8,7 @@ Each update, in the official code's order, on one sampled batch:
   5. targets   if step % target_delay == 0: target <- rate * target + (1 - rate) * online,
                for critic and Q_buffer (rate = cfg.target_rate; official 0.05)
   then step += 1. The counter starts at 0, so the first update moves the actor and the targets.
+metrics: the K updates' means, and train/updates = the count of updates done so far.
 With cfg.obs_norm, each sampled batch's obs and next_obs are normalised with the agent's running
 statistics as they stand when the call starts (the same for all K updates; replay keeps raw
 observations, and no gradient reaches the statistics).
@@ -114,6 +115,8 @@ def make_update(cfg: Config, networks: Networks) -> Callable:
         agent_state, (metrics, ran) = jax.lax.scan(
             lambda s, k: one_update(s, replay_state, stats, k), agent_state, keys
         )
-        return agent_state, _averaged(metrics, ran)
+        # The running count, not a mean: the epoch reports train/* at its last iteration.
+        updates = {"train/updates": agent_state.step.astype(jnp.float32)}
+        return agent_state, {**_averaged(metrics, ran), **updates}
 
     return update

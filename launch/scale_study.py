@@ -39,6 +39,8 @@ def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
 # The arms run so far and their settings; a new experiment is a new entry (names are run dirs).
 ARMS = {
     # The gpu preset as first shipped (batch 4096, K=8, lr 3e-4), narrow; stopped at ~1M steps.
+    # Launched by hand before this script existed (one seed, --checkpoint_every 100): its recorded
+    # command, in study.md, is the one that made its curve.
     "cheetah_4096_A": _arm("cheetah_run", 4096, 2_048_000, 1, "--batch_size", "4096",
                            "--updates_per_iter", "8", *NARROW, "--iters_per_epoch", "25"),
     # A with lr 1e-3 (brax SAC's Playground DMC value).
@@ -77,6 +79,14 @@ ARMS = {
     "cheetah_1024_G4_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                     "--updates_per_iter", "64", "--lr", "1e-3", "--obs_norm",
                                     *NARROW, *EVERY_40),
+    # The study's rows: the presets as shipped (narrow), 2 seeds. 128 envs: the cpu preset's
+    # seed 1 (seed 0 is the earlier run e, same settings), single-seed so that its wall-clock is
+    # the side-by-side figure against brax SAC (launch/peer_brax_sac.py).
+    "cheetah_128_cpu_s1": _arm("cheetah_run", 128, 532_480, 1, "--seed", "1", "--eval_every", "6",
+                               preset="cpu"),
+    # 1024 envs: the gpu preset (batch 1024, K=20, lr 1e-3), 2 seeds.
+    "cheetah_1024_P": _arm("cheetah_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
+    "walker_1024_P": _arm("walker_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
@@ -125,9 +135,17 @@ def copy_logs(run_dir: str, dest: str) -> None:
 
 
 def updates_at(env_steps, num_envs: int, k: int, warmup: int):
-    """Gradient updates done after `env_steps` (see the module docstring)."""
+    """Gradient updates done after `env_steps` (see the module docstring); only for logs written
+    before the runner logged train/updates."""
     j = np.asarray(env_steps) // num_envs
     return k * np.maximum(0, j - math.ceil(warmup / num_envs) + 1)
+
+
+def _updates(row: dict, env_steps: int, num_envs: int, k: int, warmup: int) -> int:
+    """The logged update count (train/updates); logs written before it existed: updates_at."""
+    if "train/updates" in row:
+        return int(row["train/updates"])
+    return int(updates_at(env_steps, num_envs, k, warmup))
 
 
 def _rows(path: str) -> list:
@@ -153,7 +171,7 @@ def collect_run(name: str, folder: str) -> dict:
         sto = [r["eval/return_stochastic"] for r in per]
         det = [r["eval/return_deterministic"] for r in per]
         points.append(dict(
-            env_steps=s, updates=int(updates_at(s, n, k, cfg["warmup_steps"])),
+            env_steps=s, updates=_updates(per[0], s, n, k, cfg["warmup_steps"]),
             wall_s=float(np.mean([r["wall_time"] for r in per])),
             eval_return_stochastic=float(np.mean(sto)),
             eval_return_deterministic=float(np.mean(det)),

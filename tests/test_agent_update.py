@@ -164,6 +164,7 @@ def test_paper_mode_k_updates_no_nan():
         state, metrics = update(state, _wild_replay(jax.random.key(i)), jax.random.key(7 + i))
         assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
     assert int(state.step) == 6 and np.isclose(float(metrics["actor/updated"]), 1 / 3)
+    assert float(metrics["train/updates"]) == 6  # the running count, not a per-call mean
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state))
 
 

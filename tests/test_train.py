@@ -25,6 +25,8 @@ def test_epoch_runs_traces_once_and_fills_replay():
     assert int(ts.env_steps) == 3 * LOOP.iters_per_epoch * LOOP.num_envs
     assert int(ts.replay.size) == 3 * LOOP.iters_per_epoch * LOOP.num_envs
     assert float(metrics["train/learning"]) == 1.0
+    learning_iters = 3 * LOOP.iters_per_epoch - -(-TINY.warmup_steps // LOOP.num_envs) + 1
+    assert float(metrics["train/updates"]) == TINY.updates_per_iter * learning_iters
     assert epoch._cache_size() == 1  # no recompilation across epochs
 
 
