@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import jax
+import pytest
 
 from flowrl_mjx import jax_setup
 
@@ -37,6 +38,7 @@ def _finishes(script: str, timeout: float) -> None:
     assert out.stdout.strip().endswith("done")
 
 
+@pytest.mark.slow  # ~45 s; the hang was seen with jax 0.10.2: run -m slow when the jax pin moves
 def test_third_batch_size_compiles_without_hanging():
     _finishes(SCRIPT, timeout=400)
 
