@@ -52,12 +52,6 @@ ARMS = {
     # C without the W2 term (lam 0): is the pull toward early buffer actions what slows it?
     "cheetah_4096_D_lam0": _arm("cheetah_run", 4096, 1_024_000, 1, "--batch_size", "1024",
                                 "--updates_per_iter", "32", "--lr", "1e-3", "--lam", "0", *NARROW),
-    # The candidate default: batch = envs (4096), K=20 (replay ratio 20: 48.8k updates in 10M env
-    # steps, the target's update budget), lr 1e-3; 2 seeds.
-    "cheetah_4096_F_b4096_k20": _arm("cheetah_run", 4096, 10_240_000, 2, "--batch_size", "4096",
-                                     "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
-    "walker_4096_F_b4096_k20": _arm("walker_run", 4096, 10_240_000, 2, "--batch_size", "4096",
-                                    "--updates_per_iter", "20", "--lr", "1e-3", *NARROW),
     # Per-update efficiency at 1024 envs (cheap updates relative to env steps on this CPU): batch
     # 1024, K=64 (replay ratio 64), ~25.6k updates in 409,600 env steps; one change per arm.
     "cheetah_1024_G0": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
@@ -83,12 +77,17 @@ ARMS = {
     "cheetah_1024_G4_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                     "--updates_per_iter", "64", "--lr", "1e-3", "--obs_norm",
                                     *NARROW, *EVERY_40),
-    # The study's rows: the presets as shipped (narrow), 2 seeds. 128 envs: the cpu preset's
-    # seed 1 (seed 0 is the earlier run e, same settings), single-seed so that its wall-clock is
-    # the side-by-side figure against brax SAC (launch/peer_brax_sac.py).
-    "cheetah_128_cpu_s1": _arm("cheetah_run", 128, 532_480, 1, "--seed", "1", "--eval_every", "6",
-                               preset="cpu"),
-    # 1024 envs: the gpu preset (batch 1024, K=20, lr 1e-3), 2 seeds.
+    # The study's rows: the presets as shipped (narrow), 2 seeds. 128 envs: the cpu preset with
+    # G3's target rate (keep 0.9 per target step), seed 1, single-seed so that its wall-clock is
+    # the side-by-side figure against brax SAC (launch/peer_brax_sac.py); seed 0 at the official
+    # rate is the earlier run e.
+    "cheetah_128_cpu_t0.9_s1": _arm("cheetah_run", 128, 532_480, 1, "--seed", "1",
+                                    "--eval_every", "3", "--target_rate", "0.9", preset="cpu"),
+    # 4096 envs: the gpu preset as shipped (batch 4096, K=20, lr 1e-3, target_rate 0.9), 2 seeds,
+    # to the target's 10M env steps (resumable: rerun the same command to continue).
+    "cheetah_4096_P": _arm("cheetah_run", 4096, 10_240_000, 2, *NARROW),
+    "walker_4096_P": _arm("walker_run", 4096, 10_240_000, 2, *NARROW),
+    # 1024 envs: the gpu preset (batch 1024, K=20, lr 1e-3, target_rate 0.9), 2 seeds.
     "cheetah_1024_P": _arm("cheetah_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
     "walker_1024_P": _arm("walker_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
 }  # fmt: skip

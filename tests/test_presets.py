@@ -56,3 +56,6 @@ def test_recipe_line_states_the_ratios():
     assert line.startswith("recipe: preset=cpu envs=64 batch=128 K=128 updates/env_step=2 ")
     assert "replay_ratio=256 " in line and "updates/1M_env_steps=2,000,000 " in line
     assert "nets actor=128x128 critic=128 value=128" in line
+    assert " target_rate=0.05 " in line  # the official rate; the gpu preset's differs
+    cfg, loop = presets.build("gpu", num_envs=4096)
+    assert " target_rate=0.9 " in presets.recipe_line("gpu", cfg, loop)
