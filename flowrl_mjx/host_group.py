@@ -41,9 +41,10 @@ def split_task(name: str) -> tuple:
     return table[name]
 
 
-def _quietly(build):
+def quietly(build):
     """Runs build() with absl warnings muted: MuJoCo warns once per compiled walker/hopper/...
-    model that its MJCF uses the deprecated `settotalmass`; with many envs that floods the log."""
+    model that its MJCF uses the deprecated `settotalmass`; with many envs that floods the log
+    (and the CLI's bad-input message is one stderr line)."""
     from absl import logging
 
     level = logging.get_verbosity()
@@ -62,7 +63,7 @@ class EnvGroup:
 
         self._physics_error = PhysicsError
         domain, name = split_task(task)
-        self.envs = _quietly(lambda: [dmc.load(domain, name, int(s)) for s in seeds])
+        self.envs = quietly(lambda: [dmc.load(domain, name, int(s)) for s in seeds])
         spec = self.envs[0].action_spec()
         self._lo = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
         self._hi = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)

@@ -18,9 +18,8 @@ import types
 import jax
 import numpy as np
 
-from flowrl_mjx import agent, checkpoint, host_env, host_train, policy_io, run_dir
+from flowrl_mjx import agent, checkpoint, host_env, host_train, policy_io, run_dir, runner
 from flowrl_mjx.replay import Transition
-from flowrl_mjx.runner import _StopFlag
 
 
 class _Tracker:
@@ -112,9 +111,14 @@ class _Run:
         self.ckpt = checkpoint.Checkpoints(out)
         key, self.key_eval = jax.random.split(jax.random.PRNGKey(seed))
         self.state, self.start_epoch, wall0 = host_train.init(key, cfg, obs_size, action_size), 0, 0
+        if resume and not self.ckpt.steps():
+            print(run_dir.restart_line(out), flush=True)
+            resume = False
         if resume:
             self.state, self.start_epoch, wall0 = _restore(self.ckpt, out, key, cfg, obs_size,
                                                            action_size)  # fmt: skip
+            steps = int(self.state.env_steps)
+            print(runner.resumed_line(out, steps, self.start_epoch), flush=True)
         self.pool = host_env.HostEnvPool(task, loop.num_envs, seed, self.length,
                                          epoch=self.start_epoch)  # fmt: skip
         self.eval_pool = host_env.HostEnvPool(task, loop.num_eval_envs, seed, self.length,
@@ -161,13 +165,14 @@ class _Run:
 
 
 def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
-        eval_every: int) -> dict:  # fmt: skip
-    """Trains to settings['total_env_steps'] on dm_control; returns the final log row.
+        eval_every: int) -> str:  # fmt: skip
+    """Trains to settings['total_env_steps'] on dm_control; returns the status, as runner.run.
 
     `env` (the task's MJX env) supplies the episode length, so its overrides apply here too.
+    resume: continue from the newest checkpoint, or from zero when the run has none yet.
     """
     r = _Run(settings, cfg, loop, env, out, resume)
-    stop = _StopFlag()
+    stop = runner._StopFlag()
     try:
         status = _loop(r, stop, checkpoint_every, eval_every)
     finally:
@@ -175,9 +180,7 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         r.close()
     r.log.close(status=status)
     print(status, flush=True)
-    if status.startswith("stopped"):
-        raise SystemExit(f"error: {status}")
-    return r.log.last
+    return status
 
 
 def _loop(r: _Run, stop, checkpoint_every: int, eval_every: int) -> str:

@@ -1,8 +1,18 @@
 """python -m flowrl_mjx.launch --task cheetah_run --num_envs 4096
 
 Every field of flowrl_mjx.config.Config and train.LoopConfig is a flag; a preset
-(flowrl_mjx.presets) supplies defaults, flags override it. Bad input stops before compilation
-with one line, exit code 2.
+(flowrl_mjx.presets) supplies defaults, flags override it. --helpfull explains each one (its doc
+comment in config.py / train.py) and ends with its value in every preset, at that preset's own
+--num_envs (batch, K, warm-up, recent window and epoch length scale with it). Bad input (a
+malformed or unknown flag included) stops before compilation with one line starting 'error:',
+exit code 2.
+
+--resume continues the run in --run_dir from its newest checkpoint and says at which env step;
+a run stopped before its first checkpoint starts again from zero in its folder (it says so).
+A new run needs a new or empty --run_dir.
+
+Exit codes: 0 finished (and --help/--helpfull); 2 bad input; 1 stopped on an error (a non-finite
+loss); 130 / 143 interrupted by SIGINT / SIGTERM, after saving a checkpoint and summary.json.
 """
 
 import dataclasses
@@ -12,7 +22,16 @@ import jax
 from absl import app, flags, logging
 
 import envs
-from flowrl_mjx import host_runner, presets, run_dir, runner, sharding, train
+from flowrl_mjx import (
+    flag_help,
+    host_group,
+    host_runner,
+    presets,
+    run_dir,
+    runner,
+    sharding,
+    train,
+)
 from flowrl_mjx.config import Config
 
 FIELDS = {f.name: f for c in (Config, train.LoopConfig) for f in dataclasses.fields(c)}
@@ -53,22 +72,43 @@ flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs 
 flags.DEFINE_enum("backend", "mjx", ["mjx", "dm_control"],
                   "mjx: envs inside the jitted program; dm_control: real dm_control envs stepped "
                   "on the host (flowrl_mjx.host_runner), same agent and outputs")  # fmt: skip
+_HELPS = flag_help.helps((Config, train.LoopConfig))  # doc comments + each preset's value
 for _name, _f in FIELDS.items():
     if _f.type in ("tuple", tuple):
-        flags.DEFINE_list(_name, None, f"{_name} (comma-separated; default: preset / {_f.default})")
+        flags.DEFINE_list(_name, None, f"{_HELPS[_name]}; comma-separated")
     elif _f.type in ("int", int):
-        flags.DEFINE_integer(_name, None, f"default: preset / {_f.default}")
+        flags.DEFINE_integer(_name, None, _HELPS[_name])
     elif _f.type in ("float", float):
-        flags.DEFINE_float(_name, None, f"default: preset / {_f.default}")
+        flags.DEFINE_float(_name, None, _HELPS[_name])
     elif _f.type in ("bool", bool):  # --name / --noname; unset (None) keeps the preset's
-        flags.DEFINE_bool(_name, None, f"default: preset / {_f.default}")
+        flags.DEFINE_bool(_name, None, _HELPS[_name])
     else:
-        flags.DEFINE_string(_name, None, f"default: preset / {_f.default}")
+        flags.DEFINE_string(_name, None, _HELPS[_name])
 FLAGS = flags.FLAGS
 
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit code 2."""
+
+
+def usage_exit(message) -> None:
+    """Bad input's one stderr line and exit code 2 (a shell's and argparse's usage-error code)."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def parse_flags(argv):
+    """absl's parsing with usage errors as ours: absl prints two lines and exits 1 on a bad flag,
+    and exits 1 after printing --help/--helpfull, which asked for nothing wrong (exit 0 here)."""
+    try:
+        rest = FLAGS(argv)
+    except flags.Error as e:
+        usage_exit(e)
+    except SystemExit:  # only absl's help flags exit while parsing, after printing the help
+        sys.exit(0)
+    if len(rest) > 1:
+        usage_exit(f"unexpected argument(s) {' '.join(rest[1:])}; settings are flags: --name value")
+    return rest
 
 
 def resolve():
@@ -78,7 +118,7 @@ def resolve():
     for key in FIELDS:
         v = getattr(FLAGS, key)
         if v is not None:
-            overrides[key] = tuple(int(x) for x in v) if isinstance(v, list) else v
+            overrides[key] = _int_tuple(key, v) if isinstance(v, list) else v
     try:
         cfg, loop = presets.build(name, replay_ratio=FLAGS.replay_ratio, **overrides)
     except ValueError as e:
@@ -103,6 +143,21 @@ def resolve():
     return cfg, loop, name
 
 
+def _int_tuple(key, values) -> tuple:
+    try:
+        return tuple(int(x) for x in values)
+    except ValueError:
+        given = ",".join(values)
+        raise UsageError(f"--{key} takes comma-separated integers, got {given}") from None
+
+
+def check_intervals():
+    """The loop's intervals divide epoch numbers: 0 or less has no meaning (and divides by 0)."""
+    for key in ("eval_every", "checkpoint_every"):
+        if getattr(FLAGS, key) < 1:
+            raise UsageError(f"{key} must be positive, got {getattr(FLAGS, key)}")
+
+
 def check_memory(cfg, obs_size, action_size, num_seeds=1):
     """Replay (float32) must fit in device memory with room to spare; estimated, not measured."""
     need = num_seeds * cfg.replay_size * 4 * (2 * obs_size + action_size + 3)
@@ -119,6 +174,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
     sharding.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     try:
+        check_intervals()
         if FLAGS.resume:
             settings, cfg, loop = resume_settings()
         else:
@@ -128,16 +184,20 @@ def main(argv):
                             config=dataclasses.asdict(cfg),
                             loop=dataclasses.asdict(loop))  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
-        env = envs.load(settings["task"])
+        env = host_group.quietly(lambda: envs.load(settings["task"]))
         settings.update(obs_size=env.observation_size, action_size=env.action_size)
         check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
         out = run_dir.prepare(FLAGS.run_dir, settings["task"], settings["seed"], FLAGS.resume)
     except (UsageError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        usage_exit(e)
     print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
     run = host_runner.run if settings["backend"] == "dm_control" else runner.run
-    run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every, FLAGS.eval_every)
+    status = run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
+                 FLAGS.eval_every)  # fmt: skip
+    code = runner.exit_code(status)
+    if code == 1:  # an error: say so where errors go (the status line is on stdout already)
+        print(f"error: {status}", file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def resume_settings():
@@ -159,4 +219,4 @@ def resume_settings():
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

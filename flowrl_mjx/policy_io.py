@@ -8,6 +8,7 @@ statistics existed hold the parameters alone and still load (their runs had no o
 
 import json
 import os
+from collections.abc import Mapping
 
 import flax.serialization
 import jax
@@ -45,7 +46,9 @@ def _read(blob: bytes, template, obs_size: int):
 
 
 def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
-    """act(obs) -> action for a flat dm_control-ordered observation (one, or a batch).
+    """act(obs) -> action for a flat dm_control-ordered observation (one, or a batch), or for a
+    dm_control observation dict as is (`timestep.observation`, one env), flattened the way
+    training saw it: values raveled and concatenated in key order.
 
     Actions are in [-1, 1]; `deterministic` integrates from a0 = 0, otherwise a0 ~ N(0, I).
     For a dm_control env, scale to its action_spec: low + (a + 1) / 2 * (high - low) (for the
@@ -83,7 +86,11 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
     act_fn = jax.jit(act_fn, static_argnums=4)
     key = [jax.random.PRNGKey(seed)]
 
-    def act(obs: np.ndarray) -> np.ndarray:
+    def act(obs) -> np.ndarray:
+        if isinstance(obs, Mapping):  # the host backend's flattening, so both see the same vector
+            from envs.parity import flat_obs
+
+            obs = flat_obs(obs)
         obs = np.asarray(obs, np.float32)
         if obs.shape[-1] != obs_size:
             raise ValueError(f"observation has size {obs.shape[-1]}, the policy expects {obs_size}")

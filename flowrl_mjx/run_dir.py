@@ -1,6 +1,8 @@
 """The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json."""
 
+import glob
 import json
+import math
 import os
 import time
 
@@ -22,15 +24,36 @@ def device_memory_bytes():
         return None
 
 
+def holds_run(path) -> bool:
+    """True when `path` holds a run of ours: a config.json with the settings a run writes."""
+    try:
+        with open(os.path.join(path, "config.json")) as f:
+            settings = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(settings, dict) and {"task", "config"} <= settings.keys()
+
+
 def prepare(path, task, seed, resume: bool) -> str:
-    """Creates (or checks) the run folder; raises ValueError/OSError with a one-line reason."""
+    """Creates (or checks) the run folder; raises ValueError/OSError with a one-line reason.
+
+    A new run needs a new or empty folder: one holding files that are not a run of ours is
+    refused (a mistyped --run_dir must not mix a run into someone's data), and so is one holding
+    a run (continue it with --resume). --resume needs a run of ours; one stopped before its first
+    checkpoint starts again from zero (the runners say so on one line).
+    """
     if path is None:
         path = os.path.join("runs", f"{task}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}")
-    has_run = os.path.exists(os.path.join(path, "config.json"))
-    if resume and not has_run:
-        raise ValueError(f"--resume: {path} holds no run (no config.json)")
-    if not resume and has_run:
+    ours = holds_run(path)
+    if resume and not ours:
+        raise ValueError(f"--resume: {path} holds no run (no config.json of flowrl_mjx)")
+    if not resume and ours:
         raise ValueError(f"run dir {path} already holds a run; pass --resume or another --run_dir")
+    if not resume and os.path.isdir(path) and os.listdir(path):
+        raise ValueError(
+            f"run dir {path} is not empty and holds no run (no config.json of flowrl_mjx); "
+            "pass a new or empty --run_dir"
+        )
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".write_test")
@@ -42,20 +65,27 @@ def prepare(path, task, seed, resume: bool) -> str:
     return path
 
 
+def restart_line(path) -> str:
+    """What a --resume of a run stopped before its first checkpoint prints."""
+    return f"--resume: {path} has no checkpoint yet (stopped before the first); starting from zero"
+
+
 class RunLog:
     """Writes what a run leaves behind and prints one progress line per log point."""
 
     def __init__(self, path, settings, env, resume_steps=None):
-        """resume_steps: env steps of the restored checkpoint; later log rows are dropped."""
+        """resume_steps: env steps of the restored checkpoint; later log rows are dropped.
+        None: a run from zero, whose logs start empty (a run restarted in its folder included)."""
         self.path, self.settings = path, settings
         metrics_path = os.path.join(path, "metrics.jsonl")
         if resume_steps is None:
             with open(os.path.join(path, "config.json"), "w") as f:
                 json.dump(dict(settings, machine=machine_info()), f, indent=1)
             model_io.save_mjb(env.mj_model, os.path.join(path, "model.mjb"))
+            _drop_events(path)
         elif os.path.exists(metrics_path):
             _truncate_after(metrics_path, resume_steps)
-        self._metrics = open(metrics_path, "a")
+        self._metrics = open(metrics_path, "a" if resume_steps is not None else "w")
         try:
             from tensorboardX import SummaryWriter
 
@@ -71,9 +101,8 @@ class RunLog:
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
         if self._tb is not None:
-            for k, v in row.items():
-                if k != "env_steps":
-                    self._tb.add_scalar(k, v, env_steps)
+            for k, v in tb_scalars(row).items():
+                self._tb.add_scalar(k, v, env_steps)
             self._tb.flush()
         self.last = row
         if not echo:
@@ -89,14 +118,28 @@ class RunLog:
             json.dump(dict(status=status, final=self.last), f, indent=1)
 
 
+def tb_scalars(row) -> dict:
+    """The row's finite values, env_steps aside: TensorBoard gets no NaN/Inf point (a NaN train
+    return only means no episode has ended yet, and it would spoil the plot's axis range)."""
+    return {k: v for k, v in row.items() if k != "env_steps" and math.isfinite(v)}
+
+
 def progress_line(env_steps, sps, metrics, eta_s) -> str:
     """The line printed at each log point. Stochastic eval comes first and is marked as the
-    official FlowRL code's protocol, so it is the number read against published FlowRL curves."""
-    get = lambda k: metrics.get(k, float("nan"))
+    official FlowRL code's protocol, so it is the number read against published FlowRL curves.
+    `-` marks what there is nothing of yet: no eval this epoch, no finished training episode (a
+    NaN train return is VecEnv's 'no episode ended'; an eval's NaN stays: a diverged policy)."""
+    train = metrics.get("train/episode_return")
+    train = train if train is not None and math.isfinite(train) else None
     return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return stochastic "
-            f"{get('eval/return_stochastic'):6.1f} (official protocol) deterministic "
-            f"{get('eval/return_deterministic'):6.1f} | train return "
-            f"{get('train/episode_return'):6.1f} | ETA {eta_s / 60:6.1f} min")  # fmt: skip
+            f"{_cell(metrics.get('eval/return_stochastic'))} (official protocol) deterministic "
+            f"{_cell(metrics.get('eval/return_deterministic'))} | train return {_cell(train)} | "
+            f"ETA {max(eta_s, 0.0) / 60:6.1f} min")  # fmt: skip
+
+
+def _cell(value) -> str:
+    """A return in the progress line's fixed width, or '-' for none."""
+    return f"{'-':>6}" if value is None else f"{value:6.1f}"
 
 
 def write_json(path, name, payload) -> None:
@@ -107,6 +150,13 @@ def write_json(path, name, payload) -> None:
 def load_settings(path) -> dict:
     with open(os.path.join(path, "config.json")) as f:
         return json.load(f)
+
+
+def _drop_events(path):
+    """Removes TensorBoard event files of an earlier attempt in this folder (a run restarted from
+    zero): their points would plot beside the new run's."""
+    for name in glob.glob(os.path.join(glob.escape(path), "events.out.tfevents.*")):
+        os.remove(name)
 
 
 def _truncate_after(metrics_path, env_steps):

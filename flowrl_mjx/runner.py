@@ -3,6 +3,8 @@
 Nothing here runs inside the training program; per epoch the host reads a few scalars, logs them
 and, every `checkpoint_every` epochs (and on SIGINT/SIGTERM, and at the end), saves everything
 needed to continue exactly: TrainState (agent, replay, env states, keys) and the loop's own state.
+`run` returns its status line rather than exiting, so Python callers keep control; the CLI
+(flowrl_mjx.launch) turns it into the process's exit code (`exit_code`).
 """
 
 import functools
@@ -96,6 +98,10 @@ class _Members:
             return train.init(self.keys[0], cfg, loop, venv)
         return seeds.init(self.keys, cfg, loop, venv)
 
+    def has_checkpoint(self) -> bool:
+        """False for a run stopped before its first checkpoint (none of its seeds has one)."""
+        return any(c.steps() for c in self.ckpts)
+
     def restore(self, abstract):
         """The newest checkpoint every member has (orbax steps are env steps)."""
         legacy = agent.legacy_layouts(abstract)
@@ -134,14 +140,23 @@ class _Members:
 
 
 def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
-        eval_every: int) -> dict:  # fmt: skip
-    """Trains to settings['total_env_steps']; returns the final log row (of the first seed)."""
+        eval_every: int) -> str:  # fmt: skip
+    """Trains to settings['total_env_steps']; returns the status also written to summary.json:
+    'finished', 'interrupted by SIG...' or 'stopped: ...' (see `exit_code`). The final log rows
+    are in each run dir's metrics.jsonl and summary.json.
+
+    resume: continue from the newest checkpoint, or from zero when the run has none yet.
+    """
     members = _Members(settings, out, resume)
     n_dev = settings.get("num_devices", 1)
     venv, epoch, evaluate = programs(cfg, loop, env, members.n, n_dev)
+    if resume and not members.has_checkpoint():
+        print(run_dir.restart_line(out), flush=True)
+        resume = False
     if resume:
         abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), members.keys[0])
         ts, start_epoch, wall0 = members.restore(abstract)
+        print(resumed_line(out, int(ts.env_steps), start_epoch), flush=True)
     else:
         ts, start_epoch, wall0 = members.init(cfg, loop, venv), 0, 0.0
     if n_dev != 1:
@@ -179,9 +194,24 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         finals = {s["seed"]: log.last for s, log in zip(members.settings, logs, strict=True)}
         run_dir.write_json(out, "summary.json", dict(status=status, final=finals))
     print(status, flush=True)
-    if status.startswith("stopped"):
-        raise SystemExit(f"error: {status}")
-    return logs[0].last
+    return status
+
+
+def resumed_line(out: str, env_steps: int, epoch: int) -> str:
+    """The line a resumed run prints: where it continues from."""
+    return f"resumed {out} from its checkpoint at env step {env_steps:,} (epoch {epoch})"
+
+
+def exit_code(status: str) -> int:
+    """The CLI's exit code for a run's status: 0 finished; 128 + the signal's number when
+    interrupted (130 SIGINT, 143 SIGTERM: what a shell reports for a process the signal killed,
+    so scripts see the run did not finish); 1 stopped on an error."""
+    if status == "finished":
+        return 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if status.startswith(f"interrupted by {sig.name}"):
+            return 128 + sig.value
+    return 1
 
 
 def _non_finite(rows) -> str:

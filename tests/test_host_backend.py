@@ -4,6 +4,8 @@ time-limit truncation, and a tiny training run through the runner and the CLI.""
 import dataclasses
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
@@ -179,10 +181,12 @@ def _update_metric_keys():
     return set(jax.eval_shape(prog_learn, a, r, jax.random.PRNGKey(0))[1])
 
 
-def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path):
+def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path, capsys):
     loop = train.LoopConfig(num_envs=2, iters_per_epoch=12, num_eval_envs=2)
     out = run_dir.prepare(str(tmp_path / "run"), TASK, 3, False)
-    host_runner.run(_settings(loop, 48), CFG, loop, tiny_env(), out, False, 1, 1)
+    assert host_runner.run(_settings(loop, 48), CFG, loop, tiny_env(), out, False, 1, 1) == (
+        "finished"
+    )
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     train_keys = {"train/reward", "train/nan_resets", "train/episode_return", "train/learning"}
     mjx_keys = _update_metric_keys() | train_keys | {"env_steps", "wall_time", "perf/sps"}
@@ -199,23 +203,43 @@ def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path):
     assert os.path.exists(os.path.join(out, "model.mjb"))
     act = flowrl_mjx.load_policy(out)
     assert act(np.zeros(5)).shape == (1,)
+    capsys.readouterr()
     host_runner.run(_settings(loop, 72), CFG, loop, tiny_env(), out, True, 1, 1)
+    assert f"resumed {out} from its checkpoint at env step 48 (epoch 2)" in capsys.readouterr().out
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["env_steps"] for r in rows] == [24, 48, 72]
+    shutil.rmtree(os.path.join(out, "checkpoints"))  # as if stopped before its first checkpoint
+    host_runner.run(_settings(loop, 24), CFG, loop, tiny_env(), out, True, 1, 1)
+    assert run_dir.restart_line(out) in capsys.readouterr().out
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["env_steps"] for r in rows] == [24]
 
 
-def test_launch_cli_backend_dm_control(tmp_path):
+def test_launch_cli_backend_dm_control_and_sigint_exit_code(tmp_path):
     out = tmp_path / "cli"
     flags = ("--backend dm_control --task cartpole_balance --num_envs 2 --iters_per_epoch 4 "
-             "--num_eval_envs 1 --total_env_steps 8 --actor_hidden 8 --critic_hidden 8 "
+             "--num_eval_envs 1 --total_env_steps 8000 --actor_hidden 8 --critic_hidden 8 "
              "--value_hidden 8 --batch_size 4 --replay_size 64 --recent_window 8 --warmup_steps 4 "
              f"--updates_per_iter 2 --preset cpu --run_dir {out}").split()  # fmt: skip
     env = dict(os.environ, JAX_PLATFORMS="cpu", MUJOCO_GL="disable")
-    done = subprocess.run([sys.executable, "-m", "flowrl_mjx.launch", *flags], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "flowrl_mjx.launch", *flags], env=env,
+                                stdout=subprocess.PIPE, stderr=err, text=True)  # fmt: skip
+        stdout = []
+        for line in proc.stdout:  # the first progress line: training runs, then Ctrl-C
+            stdout.append(line)
+            if line.startswith("steps "):
+                proc.send_signal(signal.SIGINT)
+                break
+        stdout += proc.communicate(timeout=300)[0].splitlines(keepends=True)
+    stdout = "".join(stdout)
+    # interrupted: checkpoint and summary written, then exit 128 + SIGINT
+    assert proc.returncode == 130, (stdout[-2000:], (tmp_path / "stderr").read_text()[-2000:])
+    summary = json.load(open(out / "summary.json"))
+    assert summary["status"].startswith("interrupted by SIGINT"), summary
+    assert os.listdir(out / "checkpoints") and os.path.exists(out / "policy.msgpack")
     assert json.load(open(out / "config.json"))["backend"] == "dm_control"
-    recipe = [line for line in done.stdout.splitlines() if line.startswith("recipe:")]
-    assert recipe == [recipe[0]] and "envs=2 batch=4 K=2 " in recipe[0], done.stdout[-2000:]
+    recipe = [line for line in stdout.splitlines() if line.startswith("recipe:")]
+    assert recipe == [recipe[0]] and "envs=2 batch=4 K=2 " in recipe[0], stdout[-2000:]
     row = json.loads(open(out / "metrics.jsonl").readline())
     assert row["env_steps"] == 8 and np.isfinite(row["eval/return_deterministic"])

@@ -1,14 +1,22 @@
-"""Host loop: exact resume, corrupt-checkpoint fallback, clean stop on SIGTERM, load_policy."""
+"""Host loop: exact resume, corrupt-checkpoint fallback, clean stop on SIGTERM, load_policy,
+the run dir's protection, the progress line and TensorBoard's scalars."""
 
+import collections
+import glob
 import json
+import math
 import os
+import shutil
 import signal
+import time
 
 import numpy as np
 import pytest
 
 import flowrl_mjx
+from envs import dmc
 from flowrl_mjx import checkpoint, run_dir, runner, train
+from tests import tiny
 from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, programs, train_run
 from tests.tiny import env as _env
 
@@ -21,11 +29,14 @@ def _strip(row):
     return {k: v for k, v in row.items() if k not in ("wall_time", "perf/sps")}
 
 
-def test_resume_continues_exactly(tmp_path):
+def test_resume_continues_exactly(tmp_path, capsys):
     straight = _train(tmp_path / "a", 3)
     _train(tmp_path / "b", 2)
     compiled = programs()[1]._cache_size()
+    capsys.readouterr()
     resumed = _train(tmp_path / "b", 3, resume=True)
+    printed = capsys.readouterr().out
+    assert f"resumed {tmp_path / 'b'} from its checkpoint at env step {2 * PER_EPOCH:,} " in printed
     assert programs()[1]._cache_size() == compiled  # a restored state reuses the compiled epoch
     assert [r["env_steps"] for r in resumed] == [PER_EPOCH, 2 * PER_EPOCH, 3 * PER_EPOCH]
     for a, b in zip(straight, resumed, strict=True):
@@ -67,11 +78,72 @@ def test_sigterm_saves_and_stops(tmp_path, monkeypatch):
         os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(run_dir.RunLog, "write", write_then_signal)
-    rows = _train(tmp_path / "d", 5)
-    assert len(rows) == 1
+    out, status = tiny.run(tmp_path / "d", 5)  # returns: Python callers keep control
+    assert len(metrics(out)) == 1
     summary = json.load(open(tmp_path / "d" / "summary.json"))
-    assert "SIGTERM" in summary["status"]
+    assert summary["status"] == status and status.startswith("interrupted by SIGTERM")
+    assert runner.exit_code(status) == 143  # what launch exits with
     assert checkpoint.Checkpoints(str(tmp_path / "d")).steps() == [PER_EPOCH]
+
+
+def test_exit_codes_of_statuses():
+    assert runner.exit_code("finished") == 0
+    assert (
+        runner.exit_code("interrupted by SIGINT; checkpoint saved, continue with --resume") == 130
+    )
+    assert runner.exit_code("interrupted by SIGTERM; checkpoint saved") == 143
+    assert runner.exit_code("stopped: non-finite critic_loss at epoch 3") == 1
+
+
+def test_resume_before_the_first_checkpoint_starts_from_zero(tmp_path, capsys):
+    out = train_run(tmp_path / "k", 1)
+    # as if killed before its first checkpoint: config.json, a log row and TensorBoard events
+    shutil.rmtree(os.path.join(out, "checkpoints"))
+    for name in ("policy.msgpack", "summary.json"):
+        os.remove(os.path.join(out, name))
+    capsys.readouterr()
+    train_run(tmp_path / "k", 2, resume=True)
+    printed = capsys.readouterr().out
+    assert run_dir.restart_line(out) in printed and "resumed" not in printed
+    assert [r["env_steps"] for r in metrics(out)] == [PER_EPOCH, 2 * PER_EPOCH]  # no stale row
+    assert len(glob.glob(os.path.join(out, "events.out.tfevents.*"))) == 1
+    assert checkpoint.Checkpoints(out).steps()[-1] == 2 * PER_EPOCH
+
+
+def test_run_dir_refuses_folders_that_are_not_ours(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("someone's data")
+    for resume in (False, True):
+        with pytest.raises(ValueError, match="holds no run"):
+            run_dir.prepare(str(theirs), "t", 0, resume)
+    (theirs / "config.json").write_text('{"name": "another tool"}')  # not a config.json of ours
+    with pytest.raises(ValueError, match="holds no run"):
+        run_dir.prepare(str(theirs), "t", 0, False)
+    (tmp_path / "empty").mkdir()
+    assert run_dir.prepare(str(tmp_path / "empty"), "t", 0, False) == str(tmp_path / "empty")
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "config.json").write_text(json.dumps({"task": "t", "config": {}}))
+    with pytest.raises(ValueError, match="already holds a run"):
+        run_dir.prepare(str(ours), "t", 0, False)
+    assert run_dir.prepare(str(ours), "t", 0, True) == str(ours)
+
+
+def test_load_policy_acts_on_dm_control_observation_dicts(tmp_path):
+    act = flowrl_mjx.load_policy(train_run(tmp_path / "p", 1))
+    env = dmc.load("cartpole", "balance", 0)
+    timestep = env.reset()
+    for _ in range(3):
+        obs = timestep.observation
+        assert isinstance(obs, collections.OrderedDict) and list(obs) == ["position", "velocity"]
+        action = act(obs)
+        flat = np.concatenate([obs["position"], obs["velocity"]])  # dm_control's key order
+        np.testing.assert_array_equal(action, act(flat))
+        assert action.shape == env.action_spec().shape
+        timestep = env.step(action)
+    with pytest.raises(ValueError, match="size"):
+        act({"position": np.zeros(3)})
 
 
 def test_progress_lines_name_the_eval_protocol():
@@ -81,10 +153,46 @@ def test_progress_lines_name_the_eval_protocol():
     line = run_dir.progress_line(1_000_000, 12345.6, row, 300.0)
     assert "eval return stochastic  850.2 (official protocol) deterministic  861.0 |" in line
     assert "\n" not in line and len(line) <= 150
-    assert "stochastic    nan" in run_dir.progress_line(8, 1.0, {}, 0.0)  # before the first eval
+    first = run_dir.progress_line(8, 1.0, {"train/episode_return": float("nan")}, 0.0)
+    assert "stochastic      - (official protocol) deterministic      - | train return      - |" in (
+        first  # no eval yet, no finished episode yet
+    )
+    assert "nan" not in first
+    diverged = run_dir.progress_line(8, 1.0, dict(row, **{"eval/return_stochastic": math.nan}), 0)
+    assert "stochastic    nan" in diverged  # an eval's NaN stays visible
+    assert "ETA    0.0 min" in run_dir.progress_line(16, 1.0, row, -8.0)  # past the budget
     rows = [row, dict(row, **{"eval/return_stochastic": 1.04})]
     assert runner.seed_returns_line(rows) == (
         "  eval return per seed: stochastic (official protocol) [850.2, 1.0] "
         "deterministic [861.0, 861.0]"
     )
     assert runner.seed_returns_line(rows[:1]) == ""
+
+
+def test_tensorboard_gets_only_finite_scalars(tmp_path, capsys):
+    class Recorder:
+        def __init__(self):
+            self.points = []
+
+        def add_scalar(self, key, value, step):
+            self.points.append((key, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+
+    log = run_dir.RunLog(str(tmp_path), {}, None, resume_steps=0)
+    if log._tb is not None:
+        log._tb.close()  # the real writer, replaced by one that records what it is given
+    log._tb = Recorder()
+    row = {"critic_loss": 0.5, "train/episode_return": math.nan, "actor_loss": math.inf}
+    log.write(PER_EPOCH, row, time.time() - 1.0, total=4)  # total below env_steps: ETA clamps
+    keys = {k for k, _, _ in log._tb.points}
+    assert keys == {"critic_loss", "wall_time", "perf/sps"}
+    assert all(math.isfinite(v) and s == PER_EPOCH for _, v, s in log._tb.points)
+    line = capsys.readouterr().out
+    assert "train return      - | ETA    0.0 min" in line
+    log.close("finished")
+    assert json.loads(open(tmp_path / "metrics.jsonl").readline())["critic_loss"] == 0.5

@@ -6,7 +6,6 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from flowrl_mjx import checkpoint, run_dir, runner, train
 from tests import tiny
@@ -73,8 +72,10 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_good_checkpoint(
                     obs_size=env.observation_size, action_size=env.action_size,
                     config=cfg.__dict__, loop=tiny.LOOP.__dict__)  # fmt: skip
     out = run_dir.prepare(str(tmp_path / "d"), tiny.TASK, 0, False)
-    with pytest.raises(SystemExit, match="error: stopped: non-finite"):
-        runner.run(settings, cfg, tiny.LOOP, env, out, False, checkpoint_every=1, eval_every=1)
+    # returned, not raised: Python callers keep control; launch exits 1 with an error line
+    status = runner.run(settings, cfg, tiny.LOOP, env, out, False, checkpoint_every=1,
+                        eval_every=1)  # fmt: skip
+    assert status.startswith("stopped: non-finite") and runner.exit_code(status) == 1
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert len(rows) == 2 and len(calls) == 3  # stopped at the first non-finite epoch
     summary = json.load(open(os.path.join(out, "summary.json")))

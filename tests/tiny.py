@@ -27,15 +27,26 @@ def programs(cfg=CFG):
     return runner.programs(cfg, LOOP, env())
 
 
+def settings(epochs, seed=3, num_seeds=1, num_devices=1, cfg=CFG) -> dict:
+    """What launch passes runner.run, for a tiny run of `epochs` epochs."""
+    return dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
+                num_seeds=num_seeds, num_devices=num_devices,
+                obs_size=env().observation_size, action_size=env().action_size,
+                config=cfg.__dict__, loop=LOOP.__dict__)  # fmt: skip
+
+
+def run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG) -> tuple:
+    """A tiny training run through runner.run (checkpoint and eval every epoch): (run dir,
+    the status runner.run returned)."""
+    out = run_dir.prepare(str(path), TASK, seed, resume)
+    status = runner.run(settings(epochs, seed, num_seeds, num_devices, cfg), cfg, LOOP, env(), out,
+                        resume, checkpoint_every=1, eval_every=1)  # fmt: skip
+    return out, status
+
+
 def train_run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG) -> str:
     """A tiny training run through runner.run (checkpoint and eval every epoch); its run dir."""
-    settings = dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
-                    num_seeds=num_seeds, num_devices=num_devices,
-                    obs_size=env().observation_size, action_size=env().action_size,
-                    config=cfg.__dict__, loop=LOOP.__dict__)  # fmt: skip
-    out = run_dir.prepare(str(path), TASK, seed, resume)
-    runner.run(settings, cfg, LOOP, env(), out, resume, checkpoint_every=1, eval_every=1)
-    return out
+    return run(path, epochs, seed, resume, num_seeds, num_devices, cfg)[0]
 
 
 def metrics(out) -> list:
