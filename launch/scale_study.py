@@ -87,6 +87,11 @@ ARMS = {
     # to the target's 10M env steps (resumable: rerun the same command to continue).
     "cheetah_4096_P": _arm("cheetah_run", 4096, 10_240_000, 2, *NARROW),
     "walker_4096_P": _arm("walker_run", 4096, 10_240_000, 2, *NARROW),
+    # A cheaper cpu recipe in wall-clock: G3's per-update settings at 128 envs (batch 512, lr 1e-3,
+    # target_rate 0.9) with replay ratio 64 (K=16: 1/8 update per env step instead of 2).
+    "cheetah_128_c2_s1": _arm("cheetah_run", 128, 1_024_000, 1, "--seed", "1", "--eval_every",
+                              "3", "--batch_size", "512", "--updates_per_iter", "16", "--lr",
+                              "1e-3", "--target_rate", "0.9", preset="cpu"),
     # 1024 envs: the gpu preset (batch 1024, K=20, lr 1e-3, target_rate 0.9), 2 seeds.
     "cheetah_1024_P": _arm("cheetah_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
     "walker_1024_P": _arm("walker_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
@@ -187,6 +192,7 @@ def collect_run(name: str, folder: str) -> dict:
         name=name, task=settings["task"], num_envs=n, batch_size=cfg["batch_size"],
         updates_per_iter=k, replay_ratio=k * cfg["batch_size"] / n, lr=cfg["lr"],
         lam=cfg["lam"], mode=cfg["mode"], target_rate=cfg["target_rate"],
+        obs_norm=cfg.get("obs_norm", False),
         warmup_steps=cfg["warmup_steps"], recent_window=cfg["recent_window"],
         actor_hidden=cfg["actor_hidden"], critic_hidden=cfg["critic_hidden"],
         value_hidden=cfg["value_hidden"], preset=settings.get("preset"),
@@ -218,20 +224,26 @@ def markdown(study: dict) -> str:
         "stochastic = a0 ~ N(0, I), the official FlowRL protocol; deterministic = a0 = 0. "
         "Widths: actor x critic/Q_buffer x V hidden layers (paper: 512x512 each).",
         "",
-        "| run | task | envs | batch | K | replay ratio | lr | widths | seeds | env steps | "
-        "updates | wall s | last sto / det | best sto (at env steps, updates) |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|",
+        "target = the fraction of the old target kept per target step (official 0.05). "
+        "Per-seed stochastic returns of the last point in brackets where there are several.",
+        "",
+        "| run | task | envs | batch | K | replay ratio | lr | target | lam | widths | seeds "
+        "| env steps | updates | wall s | last sto / det | best sto (at env steps, updates) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|",
     ]
     for r in study["runs"]:
         last = r["points"][-1]
         w = lambda h: "x".join(map(str, h))
         widths = f"{w(r['actor_hidden'])} / {w(r['critic_hidden'])} / {w(r['value_hidden'])}"
         b, bs, bu = _best(r, "eval_return_stochastic")
+        per_seed = last["per_seed_stochastic"]
+        spread = f" [{', '.join(f'{v:.0f}' for v in per_seed)}]" if len(per_seed) > 1 else ""
         lines.append(
             f"| {r['name']} | {r['task']} | {r['num_envs']} | {r['batch_size']} | "
-            f"{r['updates_per_iter']} | {r['replay_ratio']:g} | {r['lr']:g} | {widths} | "
+            f"{r['updates_per_iter']} | {r['replay_ratio']:g} | {r['lr']:g} | "
+            f"{r['target_rate']:g} | {r['lam']:g} | {widths} | "
             f"{len(r['seeds'])} | {last['env_steps']:,} | {last['updates']:,} | "
-            f"{last['wall_s']:,.0f} | {last['eval_return_stochastic']:.1f} / "
+            f"{last['wall_s']:,.0f} | {last['eval_return_stochastic']:.1f}{spread} / "
             f"{last['eval_return_deterministic']:.1f} | {b:.1f} ({bs:,}, {bu:,}) |"
         )
     lines += ["", "Commands:", ""]
