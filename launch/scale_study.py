@@ -100,11 +100,16 @@ ARMS = {
 # Earlier runs that belong in the study, read where they were committed (one seed each).
 EARLIER = {"cheetah_128_cpu_e": "results/learning_cpu/cheetah_cpu_e"}
 
-flags.DEFINE_list("arms", [], f"arms to train (of: {', '.join(ARMS)})")
-flags.DEFINE_bool("collect_only", False, "only rebuild study.json/md/png from results/scale/runs")
-flags.DEFINE_string("runs_root", "runs/scale", "where the arms' run dirs (with checkpoints) go")
-flags.DEFINE_string("out", "results/scale", "study outputs")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The script's flags, defined only when it runs as a script: tests import this module beside
+    other launch/ scripts whose flags share names (absl flags are process-global)."""
+    flags.DEFINE_list("arms", [], f"arms to train (of: {', '.join(ARMS)})")
+    flags.DEFINE_bool("collect_only", False, "only rebuild study.json/md/png from the copied logs")
+    flags.DEFINE_string("runs_root", "runs/scale", "where the arms' run dirs (with checkpoints) go")
+    flags.DEFINE_string("out", "results/scale", "study outputs")
 
 
 def arm_command(name: str, spec: dict, run_dir: str, resume: bool) -> list:
@@ -305,4 +310,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
