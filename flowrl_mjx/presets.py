@@ -17,7 +17,9 @@ The presets:
 - cpu: 128 envs, batch 128, replay ratio 256 (2 updates per env step), 128-wide networks
   (velocity field 128x128; Q, Q_buffer, V trunks one 128-wide LN+GELU layer): a labelled departure
   from the paper's 512, because on 2 CPU cores the learner sets the pace. Small batches and many
-  updates learned cheetah_run fastest in wall-clock there (results/learning_cpu.md).
+  updates learned cheetah_run fastest in wall-clock there (results/learning_cpu.md), at the
+  official target rate. With target_rate 0.9, batch 512 and 1/8 update per env step reached 500
+  sooner in wall-clock on another day (results/scale/README.md); not compared on one day yet.
 - gpu: thousands of envs, batch = num_envs (at least 1,024, at most 16,384), replay ratio 20,
   lr 1e-3, target_rate 0.9: at 4,096 envs K = 20, i.e. 48.8k gradient updates in 10M env steps
   (the update budget of the 4096-env target). Chosen by the scale study
