@@ -58,6 +58,10 @@ class Config:
     warmup_steps: int = 5000
     # Noise a0 ~ N(0, I) is clipped to [-a0_clip, a0_clip] in "official" mode only.
     a0_clip: float = 1.0
+    # (static) n-step TD targets, a labelled extension beyond the paper (FastTD3's, PQN's
+    # multi-step returns): the critic and Q_buffer targets sum up to n rewards along one env's
+    # trajectory (flowrl_mjx.replay.n_step_chain); 1 is the paper's one-step target.
+    n_step: int = 1
     # (static) Observation normalisation, a labelled extension beyond the paper (brax SAC's
     # normalize_observations): running mean/variance of the observations (flowrl_mjx.normalizer),
     # applied to every network input; off reproduces the paper's agent exactly.
@@ -82,6 +86,7 @@ def _problems(c: Config):
         "updates_per_iter",
         "policy_delay",
         "target_delay",
+        "n_step",
     ):
         if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
             yield f"{name}={getattr(c, name)!r} must be a positive int"

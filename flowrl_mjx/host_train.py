@@ -62,7 +62,7 @@ def programs(cfg: Config, num_envs: int, obs_size: int, action_size: int) -> Pro
     evaluation (obs_norm: the agent's statistics, read only under cfg.obs_norm)."""
     nets = make_networks(cfg, obs_size, action_size)
     act = policy.make_policy(cfg, nets)
-    learn = update.make_update(cfg, nets)
+    learn = update.make_update(cfg, nets, stride=num_envs)
     shapes = jax.eval_shape(
         learn,
         jax.eval_shape(lambda k: agent._init(k, cfg, obs_size, action_size), jax.random.PRNGKey(0)),

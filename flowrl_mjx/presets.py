@@ -127,7 +127,7 @@ def build(name: str, replay_ratio=None, **overrides):
 
 def recipe_line(preset: str, cfg, loop) -> str:
     """One line stating what a run does per env step, printed at the start of every run; it ends
-    with obs_norm=on when that extension (Config.obs_norm) is on."""
+    with n_step=N and obs_norm=on when those extensions (Config.n_step, .obs_norm) are on."""
     n, b, k = loop.num_envs, cfg.batch_size, cfg.updates_per_iter
     widths = lambda h: "x".join(str(w) for w in h)
     return (
@@ -137,5 +137,7 @@ def recipe_line(preset: str, cfg, loop) -> str:
         f"({cfg.recent_fraction:g} of each batch) target_rate={cfg.target_rate:g} "
         f"mode={cfg.mode} lam={cfg.lam:g} "
         f"nets actor={widths(cfg.actor_hidden)} critic={widths(cfg.critic_hidden)} "
-        f"value={widths(cfg.value_hidden)}" + (" obs_norm=on" if cfg.obs_norm else "")
+        f"value={widths(cfg.value_hidden)}"
+        + (f" n_step={cfg.n_step}" if cfg.n_step > 1 else "")
+        + (" obs_norm=on" if cfg.obs_norm else "")
     )

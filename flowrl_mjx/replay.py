@@ -96,12 +96,21 @@ def _write_ring(data: Transition, batch: Transition, pos) -> Transition:
 
 
 def sample(
-    state: ReplayState, key, batch_size: int, recent_fraction: float = 0.0, recent_window: int = 0
+    state: ReplayState,
+    key,
+    batch_size: int,
+    recent_fraction: float = 0.0,
+    recent_window: int = 0,
+    n_step: int = 1,
+    stride: int = 1,
+    gamma: float = 1.0,
 ) -> Transition:
     """batch_size transitions: round(batch_size * recent_fraction) of them uniform over the newest
     min(recent_window, size) entries, the rest uniform over all filled entries [0, size).
 
-    batch_size, recent_fraction and recent_window are static. Draws are with replacement.
+    With n_step > 1 each drawn transition is extended along its env's trajectory (`n_step_chain`;
+    stride = transitions inserted per iteration). batch_size, recent_fraction, recent_window,
+    n_step, stride and gamma are static. Draws are with replacement.
     """
     cap = capacity(state)
     n_recent = round(batch_size * recent_fraction) if recent_window > 0 else 0
@@ -111,4 +120,40 @@ def sample(
         window = jnp.maximum(jnp.minimum(state.size, recent_window), 1)
         back = jax.random.randint(key_recent, (n_recent,), 0, window)
         idx = jnp.concatenate([idx, (state.insert_pos - 1 - back) % cap])
-    return jax.tree.map(lambda buf: jnp.take(buf, idx, axis=0, mode="clip"), state.data)
+    first = _take(state.data, idx)
+    return first if n_step == 1 else n_step_chain(state, idx, first, n_step, stride, gamma)
+
+
+def _take(tree, idx):
+    return jax.tree.map(lambda buf: jnp.take(buf, idx, axis=0, mode="clip"), tree)
+
+
+def n_step_chain(state: ReplayState, idx, first: Transition, n: int, stride: int, gamma: float):
+    """The transitions at `idx` as n-step transitions (a labelled extension, Config.n_step).
+
+    One env's consecutive steps lie `stride` ring positions apart (an iteration inserts one
+    transition per env, in env order). The chain from idx takes up to n of them and stops early at
+    a termination (discount 0), an invalid step, the newest entry, or an episode boundary: the
+    next entry's obs is not this one's next_obs (a time-limit end, where the env auto-reset).
+    For m taken steps: reward = sum_{j<m} gamma^j r_j, discount = gamma^(m-1) d_(m-1) (the losses
+    multiply it by gamma once more) and next_obs = the m-th step's next_obs, so the TD target is
+    r + gamma * discount * V(next_obs) with the losses unchanged. Off-policy steps are not
+    corrected (as in FastTD3's and Rainbow's n-step returns).
+    """
+    cap = capacity(state)
+    newer = (state.insert_pos - 1 - idx) % cap  # entries written after idx
+    going = (first.valid > 0) & (first.discount > 0)
+    reward, discount, next_obs = first.reward, first.discount, first.next_obs
+    for j in range(1, n):
+        step = _take(state.data, (idx + j * stride) % cap)
+        going = (
+            going
+            & (j * stride <= newer)
+            & (step.valid > 0)
+            & jnp.all(step.obs == next_obs, axis=-1)
+        )
+        reward = reward + jnp.where(going, gamma**j * step.reward, 0.0)
+        discount = jnp.where(going, gamma**j * step.discount, discount)
+        next_obs = jnp.where(going[:, None], step.next_obs, next_obs)
+        going = going & (step.discount > 0)
+    return first.replace(reward=reward, discount=discount, next_obs=next_obs)

@@ -81,8 +81,8 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
     Pure and unjitted, so that seeds.py can vmap it; sharding.py passes replay.insert_scatter."""
     nets = make_networks(cfg, venv.observation_size, venv.action_size)
     act = policy.make_policy(cfg, nets)
-    learn = update.make_update(cfg, nets)
     n = loop.num_envs
+    learn = update.make_update(cfg, nets, stride=n)
     dummy = jax.eval_shape(learn, *_shapes_for(cfg, venv, n))[1]
     no_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dummy)
 

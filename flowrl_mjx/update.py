@@ -39,9 +39,11 @@ def _averaged(metrics: dict, ran) -> dict:
     return out
 
 
-def make_update(cfg: Config, networks: Networks) -> Callable:
+def make_update(cfg: Config, networks: Networks, stride: int = 1) -> Callable:
     """update(agent_state, replay_state, key) -> (agent_state, metrics); pure, jittable; cfg is
-    closed over (never traced). metrics: dict of float32 scalars, see `_averaged`."""
+    closed over (never traced). metrics: dict of float32 scalars, see `_averaged`. stride: the
+    transitions one iteration inserts (num_envs), which separate an env's consecutive steps in
+    the replay ring; read only under cfg.n_step > 1."""
     cfg.validate()
     losses = make_losses(cfg, networks)
     tx = optimizer(cfg)
@@ -101,7 +103,8 @@ def make_update(cfg: Config, networks: Networks) -> Callable:
     def one_update(state: AgentState, replay_state, stats, key):
         key_sample, key_critic, key_actor = jax.random.split(key, 3)
         batch = replay.sample(
-            replay_state, key_sample, cfg.batch_size, cfg.recent_fraction, cfg.recent_window
+            replay_state, key_sample, cfg.batch_size, cfg.recent_fraction, cfg.recent_window,
+            cfg.n_step, stride, cfg.gamma,
         )
         batch = network_batch(stats, batch)
         state, metrics, q_buffer = value_steps(state, batch, key_critic)

@@ -31,6 +31,11 @@ NARROW = ["--actor_hidden", "128,128", "--critic_hidden", "128", "--value_hidden
 EVERY_40 = ["--iters_per_epoch", "40"]
 
 
+# G3's per-update settings at 1024 envs (cheetah_1024_G3_target0.9), the base of the H arms.
+_G3 = ["--batch_size", "1024", "--updates_per_iter", "64", "--lr", "1e-3", "--target_rate", "0.9",
+       *NARROW]  # fmt: skip
+
+
 def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
     return dict(task=task, num_envs=num_envs, total_env_steps=steps, num_seeds=seeds,
                 flags=["--preset", preset, *extra])  # fmt: skip
@@ -95,6 +100,17 @@ ARMS = {
     # 1024 envs: the gpu preset (batch 1024, K=20, lr 1e-3, target_rate 0.9), 2 seeds.
     "cheetah_1024_P": _arm("cheetah_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
     "walker_1024_P": _arm("walker_run", 1024, 614_400, 2, *NARROW, *EVERY_40),
+    # Per-update levers on top of G3 (batch 1024, K=64, lr 1e-3, target 0.9), 2 seeds each (seeds 0
+    # and 1); G3 itself again at seed 1 so that both seeds have a baseline.
+    "cheetah_1024_H_s1": _arm("cheetah_run", 1024, 409_600, 1, "--seed", "1", *_G3, *EVERY_40),
+    # The actor steps every update (official: every second one): twice the actor steps per update.
+    "cheetah_1024_H_pd1": _arm("cheetah_run", 1024, 409_600, 2, "--policy_delay", "1", *_G3,
+                               *EVERY_40),
+    # G4's observation normalisation at G3's target rate.
+    "cheetah_1024_H_obsnorm": _arm("cheetah_run", 1024, 409_600, 2, "--obs_norm", *_G3, *EVERY_40),
+    # 3-step TD targets (Config.n_step, a labelled extension): value information travels 3 env
+    # steps per update instead of 1, where a fixed update budget limits how far it can spread.
+    "cheetah_1024_H_n3": _arm("cheetah_run", 1024, 409_600, 2, "--n_step", "3", *_G3, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).

@@ -135,3 +135,82 @@ def test_recent_draws_come_from_newest_window(inserted, cap):
 def test_empty_buffer_samples_are_invalid():
     batch = replay.sample(replay.init(50, OBS, ACT), jax.random.key(0), 64, 0.5, 10)
     assert batch.obs.shape == (64, OBS) and np.all(np.asarray(batch.valid) == 0.0)
+
+
+def _trajectories(num_envs, iters, seed):
+    """Inserted batches of num_envs envs stepping in lockstep, with terminations, time-limit ends
+    (auto-reset: the next obs is a fresh one), and one invalid step, plus each insert's episode-end
+    flags (what the n-step chain must infer from obs continuity)."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(num_envs, OBS)).astype(np.float32)
+    batches, ends = [], []
+    for t in range(iters):
+        nxt = rng.normal(size=(num_envs, OBS)).astype(np.float32)
+        u = rng.uniform(size=num_envs)
+        terminated, truncated = u < 0.15, (u >= 0.15) & (u < 0.3)
+        valid = np.ones(num_envs, np.float32)
+        if t == iters // 2:
+            valid[0] = 0.0
+        batches.append(replay.Transition(
+            obs=jnp.asarray(obs), action=jnp.zeros((num_envs, ACT)),
+            reward=jnp.asarray(rng.normal(size=num_envs).astype(np.float32)),
+            discount=jnp.asarray(1.0 - terminated.astype(np.float32)),
+            next_obs=jnp.asarray(nxt), valid=jnp.asarray(valid),
+        ))  # fmt: skip
+        ended = terminated | truncated | (valid == 0)
+        ends.append(ended)
+        obs = np.where(ended[:, None], rng.normal(size=(num_envs, OBS)), nxt).astype(np.float32)
+    return batches, ends
+
+
+def _brute_n_step(batches, ends, g, num_envs, n, gamma, inserted):
+    """(reward, discount, next_obs) of the n-step transition from global insert g, by walking
+    the env's own steps with the true episode-end flags."""
+    t, e = divmod(g, num_envs)
+    b = batches[t]
+    reward, discount, next_obs = float(b.reward[e]), float(b.discount[e]), np.asarray(b.next_obs[e])
+    if not (b.valid[e] > 0 and not ends[t][e]):
+        return reward, discount, next_obs
+    for j in range(1, n):
+        if g + j * num_envs >= inserted:
+            break
+        s = batches[t + j]
+        if s.valid[e] == 0:
+            break
+        reward += gamma**j * float(s.reward[e])
+        discount, next_obs = gamma**j * float(s.discount[e]), np.asarray(s.next_obs[e])
+        if ends[t + j][e]:
+            break
+    return reward, discount, next_obs
+
+
+@pytest.mark.parametrize("num_envs, cap, iters", [(3, 20, 13), (4, 64, 9)])
+def test_n_step_chain_matches_each_envs_trajectory(num_envs, cap, iters):
+    """Every filled slot's n-step transition equals the brute-force walk along its env's steps:
+    stops at terminations, time-limit ends (found by obs continuity), invalid steps and the newest
+    entry, across the ring's wrap (3 envs into capacity 20)."""
+    n, gamma = 3, 0.9
+    batches, ends = _trajectories(num_envs, iters, seed=num_envs)
+    state = replay.init(cap, OBS, ACT)
+    for b in batches:
+        state = replay.insert(state, b)
+    inserted = num_envs * iters
+    idx = jnp.arange(int(state.size))
+    first = jax.tree.map(lambda buf: buf[idx], state.data)
+    out = replay.n_step_chain(state, idx, first, n, num_envs, gamma)
+    for i in range(int(state.size)):
+        g = max(inserted - cap, 0) + (i - int(state.insert_pos)) % min(cap, inserted)
+        if inserted <= cap:
+            g = i
+        reward, discount, next_obs = _brute_n_step(batches, ends, g, num_envs, n, gamma, inserted)
+        np.testing.assert_allclose(float(out.reward[i]), reward, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(float(out.discount[i]), discount, rtol=1e-6)
+        np.testing.assert_array_equal(np.asarray(out.next_obs[i]), next_obs)
+    assert np.any(np.asarray(out.discount) == gamma**2)  # some chains do take all 3 steps
+
+
+def test_n_step_one_is_the_plain_sample():
+    state = replay.insert(replay.init(100, OBS, ACT), _batch(np.arange(37)))
+    plain = replay.sample(state, jax.random.key(3), 64)
+    same = replay.sample(state, jax.random.key(3), 64, n_step=1, stride=5, gamma=0.5)
+    jax.tree.map(np.testing.assert_array_equal, plain, same)

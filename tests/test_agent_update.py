@@ -197,3 +197,37 @@ def test_obs_norm_normalises_each_sampled_batch_and_never_trains_the_statistics(
         np.testing.assert_array_equal(a, b)
     unnormalised, _ = update_plain(state, raw, jax.random.key(31))
     assert not _close(on.params.critic, unnormalised.params.critic)
+
+
+def _chain_replay(key, num_envs=4, iters=32):
+    """num_envs envs in lockstep, never ending: each entry's next_obs is the obs `num_envs` slots
+    later, so every n-step chain runs to its full length (except the newest entries)."""
+    obs = jax.random.normal(key, (iters + 1, num_envs, OBS))
+    batch = replay.Transition(
+        obs=obs[:-1].reshape(-1, OBS),
+        action=jnp.zeros((iters * num_envs, ACT)),
+        reward=jnp.ones(iters * num_envs),
+        discount=jnp.ones(iters * num_envs),
+        next_obs=obs[1:].reshape(-1, OBS),
+        valid=jnp.ones(iters * num_envs),
+    )
+    return replay.insert(replay.init(iters * num_envs, OBS, ACT), batch)
+
+
+def test_n_step_changes_the_update_only_where_chains_continue():
+    """n_step=3 gives the same update as n_step=1 on a replay of terminal transitions (no chain
+    can extend) and a different one where each env's steps continue (the stride is wired)."""
+    base = Config(**SMALL)
+    state = init(jax.random.key(0), base, OBS, ACT)
+    nets = make_networks(base, OBS, ACT)
+
+    def run(cfg, buf):
+        out, _ = jax.jit(make_update(cfg, nets, stride=4))(state, buf, jax.random.key(2))
+        return out.params.critic
+
+    three = dataclasses.replace(base, n_step=3)
+    terminal, chains = _probe_replay(jax.random.key(1)), _chain_replay(jax.random.key(1))
+    jax.tree.map(np.testing.assert_array_equal, run(base, terminal), run(three, terminal))
+    diff = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), run(base, chains),
+                        run(three, chains))  # fmt: skip
+    assert max(jax.tree.leaves(diff)) > 1e-4, diff
