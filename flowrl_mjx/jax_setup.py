@@ -21,12 +21,16 @@
 - mujoco.mjx prints "Failed to import warp: ..." to stdout on import when the optional warp-lang
   package is absent (its warp backend is unused here: impl="jax"). configure() imports it once
   with stdout captured, so a run's stdout holds only the run's own lines.
+- dm_control's import tries GLFW first, and on a machine without a display the glfw package warns
+  "X11: The DISPLAY environment variable is missing" (rendering then falls back to EGL/OSMesa, and
+  training never renders). configure() ignores that one warning; every other warning stays.
 
 The regression tests are in tests/test_jax_setup.py.
 """
 
 import contextlib
 import io
+import warnings
 from typing import Optional
 
 import jax
@@ -37,6 +41,7 @@ SINGLE_ENV_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 def configure() -> None:
     jax.config.update("jax_cpu_enable_async_dispatch", False)
+    warnings.filterwarnings("ignore", message=r".*The DISPLAY environment variable is missing")
     with contextlib.redirect_stdout(io.StringIO()):
         import mujoco.mjx  # noqa: F401
 

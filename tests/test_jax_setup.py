@@ -6,6 +6,7 @@ jax 0.10.2 on a 2-core CPU hung forever at the third size (DESIGN.md s6); flowrl
 applies the fix on import. Run in a subprocess so a hang is a failure, not a stuck suite.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -120,3 +121,13 @@ def test_tasks_that_drop_the_emitters():
     domains = {envs.get_class(n).domain for n in envs.names()
                if not envs.get_class(n).cpu_fusion_emitters}  # fmt: skip
     assert domains == {"swimmer", "humanoid_CMU", "manipulator", "stacker"}
+
+
+def test_loading_a_task_without_a_display_prints_nothing():
+    """Importing the envs and loading a task (dm_control's model, whose import probes GLFW) on a
+    machine without a display writes nothing to stdout or stderr: a run's first lines are ours."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MUJOCO_GL")}
+    out = subprocess.run([sys.executable, "-c", "import envs; envs.load('cartpole_balance')"],
+                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout == "" and out.stderr == "", (out.stdout, out.stderr)
