@@ -126,6 +126,13 @@ def resolve():
     for k in ("num_envs", "iters_per_epoch", "num_eval_envs"):
         if getattr(loop, k) < 1:
             raise UsageError(f"{k} must be positive, got {getattr(loop, k)}")
+    if loop.iters_per_call < 0 or (
+        loop.iters_per_call and loop.iters_per_epoch % loop.iters_per_call
+    ):
+        raise UsageError(
+            f"iters_per_call={loop.iters_per_call} must be 0 (auto) or divide "
+            f"iters_per_epoch={loop.iters_per_epoch}"
+        )
     if FLAGS.num_seeds < 1:
         raise UsageError(f"num_seeds must be positive, got {FLAGS.num_seeds}")
     if FLAGS.num_seeds > 1 and FLAGS.backend != "mjx":

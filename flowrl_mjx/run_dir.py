@@ -94,7 +94,10 @@ class RunLog:
             self._tb = None
         self.last = {}
 
-    def write(self, env_steps, metrics, start, total, echo=True):
+    def write(self, env_steps, metrics, start, total, echo=True, rates=None):
+        """One log row (its perf/sps: env steps over wall time since the run began, compile
+        included); the progress line's steps/s, updates/s and ETA come from `rates` (env steps/s,
+        updates/s of the timed calls, see runner) when given."""
         wall = time.time() - start
         sps = env_steps / max(wall, 1e-9)
         row = {"env_steps": env_steps, "wall_time": wall, "perf/sps": sps, **metrics}
@@ -107,8 +110,9 @@ class RunLog:
         self.last = row
         if not echo:
             return
-        eta = (total - env_steps) / max(sps, 1e-9)
-        print(progress_line(env_steps, sps, metrics, eta), flush=True)
+        rate, ups = rates if rates else (sps, None)
+        eta = (total - env_steps) / max(rate, 1e-9)
+        print(progress_line(env_steps, rate, metrics, eta, ups), flush=True)
 
     def close(self, status):
         self._metrics.close()
@@ -124,14 +128,15 @@ def tb_scalars(row) -> dict:
     return {k: v for k, v in row.items() if k != "env_steps" and math.isfinite(v)}
 
 
-def progress_line(env_steps, sps, metrics, eta_s) -> str:
+def progress_line(env_steps, sps, metrics, eta_s, ups=None) -> str:
     """The line printed at each log point. Stochastic eval comes first and is marked as the
     official FlowRL code's protocol, so it is the number read against published FlowRL curves.
     `-` marks what there is nothing of yet: no eval this epoch, no finished training episode (a
     NaN train return is VecEnv's 'no episode ended'; an eval's NaN stays: a diverged policy)."""
     train = metrics.get("train/episode_return")
     train = train if train is not None and math.isfinite(train) else None
-    return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s | eval return stochastic "
+    updates = "" if ups is None else f" {ups:6.1f} updates/s |"
+    return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s |{updates} eval return stochastic "
             f"{_cell(metrics.get('eval/return_stochastic'))} (official protocol) deterministic "
             f"{_cell(metrics.get('eval/return_deterministic'))} | train return {_cell(train)} | "
             f"ETA {max(eta_s, 0.0) / 60:6.1f} min")  # fmt: skip

@@ -7,6 +7,7 @@ needed to continue exactly: TrainState (agent, replay, env states, keys) and the
 (flowrl_mjx.launch) turns it into the process's exit code (`exit_code`).
 """
 
+import dataclasses
 import functools
 import os
 import signal
@@ -24,7 +25,7 @@ from launch.common import machine_info
 
 
 class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop saves and exits after the current epoch."""
+    """Set by SIGINT/SIGTERM; the loop saves and exits after the current call."""
 
     def __init__(self):
         self.signal = None
@@ -115,7 +116,9 @@ class _Members:
             raise ValueError(f"--resume: the seeds have no checkpoint at a common step {common}")
         states, metas = zip(*found, strict=True)
         ts = train.place(states[0]) if self.n == 1 else seeds.stack(list(states))
-        return ts, metas[0]["epoch"], metas[0]["wall_time"]
+        parts = [{k: np.asarray(v, np.float32) for k, v in p.items()}
+                 for p in metas[0].get("partial", [])]  # fmt: skip
+        return ts, metas[0]["epoch"], metas[0]["wall_time"], parts
 
     def eval_key(self, i):
         keys = [jax.random.fold_in(k, i) for k in self.eval_keys]  # same after a resume
@@ -139,37 +142,108 @@ class _Members:
             c.close()
 
 
+def call_loop(loop: train.LoopConfig) -> train.LoopConfig:
+    """The LoopConfig of one jitted call: `iters_per_call` iterations (0: one on CPU, where a
+    4096-env iteration takes seconds and a stop should not wait for the epoch; the whole epoch on
+    accelerators, where the epoch is short and fewer calls cost less)."""
+    per_call = loop.iters_per_call or (
+        1 if jax.default_backend() == "cpu" else loop.iters_per_epoch
+    )
+    if loop.iters_per_epoch % per_call:
+        raise ValueError(
+            f"iters_per_call={per_call} must divide iters_per_epoch={loop.iters_per_epoch}"
+        )
+    return dataclasses.replace(loop, iters_per_epoch=per_call, iters_per_call=per_call)
+
+
+class _Pace:
+    """Env steps/s and updates/s since the end of the first call (so compile time is not in the
+    ETA), and the one early progress line a long first epoch gets."""
+
+    EARLY_S = 20.0  # seconds of timed calls before the early line (a first sign within ~a minute)
+
+    def __init__(self):
+        self.t0 = self.steps0 = self.updates0 = None
+        self.early_done = False
+
+    def tick(self, env_steps: int, updates: float) -> None:
+        if self.t0 is None:
+            self.t0, self.steps0, self.updates0 = time.time(), env_steps, updates
+
+    def rates(self, env_steps: int, updates: float):
+        """(env steps/s, updates/s) over the timed calls, or None before two ticks."""
+        dt = time.time() - self.t0 if self.t0 is not None else 0.0
+        if dt <= 0 or env_steps <= self.steps0:
+            return None
+        return (env_steps - self.steps0) / dt, (updates - self.updates0) / dt
+
+    def early_due(self) -> bool:
+        return not self.early_done and self.t0 is not None and time.time() - self.t0 >= self.EARLY_S
+
+
 def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
         eval_every: int) -> str:  # fmt: skip
     """Trains to settings['total_env_steps']; returns the status also written to summary.json:
     'finished', 'interrupted by SIG...' or 'stopped: ...' (see `exit_code`). The final log rows
     are in each run dir's metrics.jsonl and summary.json.
 
+    The program runs one call (`call_loop`) at a time; an epoch's log point combines its calls
+    (train.reduce_iterations). SIGINT/SIGTERM stop the run after the current call: a stop inside
+    an epoch saves a checkpoint there with the epoch's calls so far, and --resume completes the
+    epoch exactly as an uninterrupted run would have.
+
     resume: continue from the newest checkpoint, or from zero when the run has none yet.
     """
     members = _Members(settings, out, resume)
     n_dev = settings.get("num_devices", 1)
-    venv, epoch, evaluate = programs(cfg, loop, env, members.n, n_dev)
+    one_call = call_loop(loop)
+    calls = loop.iters_per_epoch // one_call.iters_per_epoch
+    venv, step, evaluate = programs(cfg, one_call, env, members.n, n_dev)
     if resume and not members.has_checkpoint():
         print(run_dir.restart_line(out), flush=True)
         resume = False
     if resume:
-        abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), members.keys[0])
-        ts, start_epoch, wall0 = members.restore(abstract)
+        abstract = jax.eval_shape(lambda k: train.init(k, cfg, one_call, venv), members.keys[0])
+        ts, start_epoch, wall0, parts = members.restore(abstract)
         print(resumed_line(out, int(ts.env_steps), start_epoch), flush=True)
     else:
-        ts, start_epoch, wall0 = members.init(cfg, loop, venv), 0, 0.0
+        ts, start_epoch, wall0, parts = members.init(cfg, one_call, venv), 0, 0.0, []
     if n_dev != 1:
-        ts = layout(cfg, loop, env, n_dev).put(ts)
+        ts = layout(cfg, one_call, env, n_dev).put(ts)
     steps0 = int(ts.env_steps) if resume else None
     logs = [run_dir.RunLog(d, s, env, resume_steps=steps0)
             for d, s in zip(members.dirs, members.settings, strict=True)]  # fmt: skip
     per_epoch = loop.num_envs * loop.iters_per_epoch
     n_epochs = -(-settings["total_env_steps"] // per_epoch)
-    stop, start = _StopFlag(), time.time() - wall0
-    status = "finished"
-    for i in range(start_epoch, n_epochs):
-        ts, metrics = epoch(ts)
+    stop, start, pace = _StopFlag(), time.time() - wall0, _Pace()
+    status, i, first = "finished", start_epoch, True
+    while i < n_epochs:
+        if first:
+            print(compile_line(one_call, calls, members.n), flush=True)
+            t = time.time()
+        ts, metrics = step(ts)
+        parts.append(jax.device_get(metrics))
+        rows = members.rows(parts[-1])
+        if first:
+            print(f"compiled: the first call took {time.time() - t:.1f} s (compile included)",
+                  flush=True)  # fmt: skip
+            first = False
+        pace.tick(int(ts.env_steps), rows[0].get("train/updates", 0.0))
+        rates = pace.rates(int(ts.env_steps), rows[0].get("train/updates", 0.0))
+        if len(parts) < calls:
+            if pace.early_due() and rates:
+                pace.early_done = True
+                line = run_dir.progress_line(
+                    int(ts.env_steps), rates[0], rows[0], _eta(settings, ts, rates), rates[1]
+                )
+                print(line, flush=True)
+            if stop.signal:
+                members.save(ts, _meta(i, start, parts))
+                status = f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
+                break
+            continue
+        metrics = train.reduce_iterations({k: np.stack([p[k] for p in parts]) for k in parts[0]})
+        parts = []
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             learner = ts.agent
             metrics.update(evaluate(learner.params.actor, members.eval_key(i), learner.obs_norm))
@@ -178,11 +252,14 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         if bad:
             status = f"stopped: non-finite {bad} at epoch {i}; last good checkpoint kept"
             break
+        pace.early_done = True
         for j, (log, row) in enumerate(zip(logs, rows, strict=True)):
-            log.write(int(ts.env_steps), row, start, settings["total_env_steps"], echo=j == 0)
+            log.write(int(ts.env_steps), row, start, settings["total_env_steps"], echo=j == 0,
+                      rates=rates)  # fmt: skip
         _echo_seeds(rows)
-        if stop.signal or i + 1 == n_epochs or (i + 1) % checkpoint_every == 0:
-            members.save(ts, dict(epoch=i + 1, wall_time=time.time() - start))
+        i += 1
+        if stop.signal or i == n_epochs or i % checkpoint_every == 0:
+            members.save(ts, _meta(i, start, []))
         if stop.signal:
             status = f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
             break
@@ -195,6 +272,26 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         run_dir.write_json(out, "summary.json", dict(status=status, final=finals))
     print(status, flush=True)
     return status
+
+
+def compile_line(one_call, calls: int, num_seeds: int) -> str:
+    """Printed before the first call, whose compile can take minutes."""
+    seeds_part = f" x {num_seeds} seeds" if num_seeds > 1 else ""
+    return (
+        f"compiling the training program: {one_call.iters_per_epoch} iteration(s) of "
+        f"{one_call.num_envs} envs{seeds_part} per call, {calls} call(s) per log point ..."
+    )
+
+
+def _eta(settings, ts, rates) -> float:
+    return (settings["total_env_steps"] - int(ts.env_steps)) / max(rates[0], 1e-9)
+
+
+def _meta(epoch: int, start: float, parts: list) -> dict:
+    """A checkpoint's loop state: completed epochs, wall time, and the calls of the epoch in
+    progress (their metrics, so a resumed epoch logs what an uninterrupted one would)."""
+    partial = [{k: np.asarray(v).tolist() for k, v in p.items()} for p in parts]
+    return dict(epoch=epoch, wall_time=time.time() - start, partial=partial)
 
 
 def resumed_line(out: str, env_steps: int, epoch: int) -> str:

@@ -2,8 +2,10 @@
 
 One iteration: every env steps once (uniform random actions during warm-up, flow-policy samples
 after), the batch of transitions enters the on-device ring buffer, then K = cfg.updates_per_iter
-updates run (from the end of warm-up on). `lax.scan` over iterations makes an epoch, and the epoch
-is one jitted call that donates the TrainState; nothing returns to the host inside it.
+updates run (from the end of warm-up on). `lax.scan` over iterations makes one jitted call that
+donates the TrainState: an epoch (one log point), or an equal part of one
+(LoopConfig.iters_per_call, so that the host can stop a run between calls); nothing returns to the
+host inside it.
 
 With cfg.obs_norm (flowrl_mjx.normalizer), the policy acts on normalised observations, and each
 iteration merges the env step's new observations (valid rows; warm-up included) into the running
@@ -16,6 +18,7 @@ import functools
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from envs.wrappers import VecEnv
 from flowrl_mjx import agent, jax_setup, normalizer, policy, replay, update
@@ -28,7 +31,10 @@ class LoopConfig:
     """Settings of the loop around the agent (static: shapes and counts)."""
 
     num_envs: int = 4096  # parallel training envs
-    iters_per_epoch: int = 100  # iterations per jitted call (one log point per epoch)
+    iters_per_epoch: int = 100  # iterations per log point (one epoch)
+    # iterations per jitted call, dividing iters_per_epoch: the host checks for SIGINT/SIGTERM
+    # between calls (0: one on CPU, where an iteration can take seconds; the epoch elsewhere)
+    iters_per_call: int = 0
     num_eval_envs: int = 16  # envs of each evaluation (full episodes)
 
 
@@ -116,11 +122,19 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
 
     def epoch(ts: TrainState):
         ts, metrics = jax.lax.scan(iteration, ts, None, length=loop.iters_per_epoch)
-        last = {k: v[-1] for k, v in metrics.items() if k.startswith("train/")}
-        mean = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("train/")}
-        return ts, {**mean, **last, "train/reward": jnp.mean(metrics["train/reward"])}
+        return ts, reduce_iterations(metrics, jnp)
 
     return epoch
+
+
+def reduce_iterations(metrics: dict, xp=np) -> dict:
+    """Per-iteration (or per-call) metrics, stacked on axis 0, as one log point: train/* at the
+    last one (running counts, the newest finished episodes), train/reward and everything else
+    averaged. Equal-length calls combine into the epoch's values (`xp`: jnp in the program, numpy
+    on the host)."""
+    last = {k: v[-1] for k, v in metrics.items() if k.startswith("train/")}
+    mean = {k: xp.mean(v, axis=0) for k, v in metrics.items() if not k.startswith("train/")}
+    return {**mean, **last, "train/reward": xp.mean(metrics["train/reward"], axis=0)}
 
 
 def _shapes_for(cfg, venv, n):

@@ -86,6 +86,56 @@ def test_sigterm_saves_and_stops(tmp_path, monkeypatch):
     assert checkpoint.Checkpoints(str(tmp_path / "d")).steps() == [PER_EPOCH]
 
 
+def test_calls_of_one_iteration_log_what_one_call_per_epoch_logs(tmp_path, capsys, monkeypatch):
+    """The CPU default runs one iteration per jitted call (so that a stop waits for one
+    iteration, not an epoch); its log rows match the one-call-per-epoch program's. A long first
+    epoch prints one early progress line from the timed calls (here due at once)."""
+    assert runner.call_loop(tiny.LOOP_CALLS).iters_per_epoch == 1  # CPU: one iteration per call
+    whole = metrics(tiny.run(tmp_path / "w", 2)[0])
+    monkeypatch.setattr(runner._Pace, "EARLY_S", 0.0)
+    capsys.readouterr()
+    split = metrics(tiny.run(tmp_path / "s", 2, loop=tiny.LOOP_CALLS)[0])
+    printed = capsys.readouterr().out
+    assert "compiling the training program: 1 iteration(s) of 2 envs per call, 4 call(s)" in printed
+    assert "compiled: the first call took" in printed
+    early = [line for line in printed.splitlines() if line.startswith("steps ")][0]
+    assert early.startswith("steps          4 |") and "updates/s" in early  # after 2 of 4 calls
+    assert [r["env_steps"] for r in split] == [r["env_steps"] for r in whole]
+    for a, b in zip(whole, split, strict=True):
+        assert _strip(a).keys() == _strip(b).keys()
+        for k, v in _strip(a).items():
+            assert math.isclose(v, b[k], rel_tol=1e-4, abs_tol=1e-5) or (
+                math.isnan(v) and math.isnan(b[k])
+            ), (k, v, b[k])
+
+
+def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monkeypatch):
+    """SIGTERM after the 6th call (the 2nd of epoch 2): a checkpoint at that env step holding the
+    epoch's calls so far; --resume logs exactly what the uninterrupted run logs."""
+    straight = metrics(tiny.run(tmp_path / "a", 3, loop=tiny.LOOP_CALLS)[0])
+    build = runner._programs
+
+    def signalling(*args):
+        venv, step, evaluate = build(*args)
+        calls = []
+
+        def counted(ts):
+            calls.append(1)
+            if len(calls) == 6:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(ts)
+
+        return venv, counted, evaluate
+
+    monkeypatch.setattr(runner, "_programs", signalling)
+    out, status = tiny.run(tmp_path / "b", 3, loop=tiny.LOOP_CALLS)
+    monkeypatch.setattr(runner, "_programs", build)
+    assert status.startswith("interrupted by SIGTERM") and len(metrics(out)) == 1
+    assert checkpoint.Checkpoints(out).steps() == [PER_EPOCH, PER_EPOCH + 2 * tiny.LOOP.num_envs]
+    resumed = metrics(tiny.run(tmp_path / "b", 3, resume=True, loop=tiny.LOOP_CALLS)[0])
+    assert [_strip(r) for r in resumed] == [_strip(r) for r in straight]
+
+
 def test_exit_codes_of_statuses():
     assert runner.exit_code("finished") == 0
     assert (
@@ -153,6 +203,8 @@ def test_progress_lines_name_the_eval_protocol():
     line = run_dir.progress_line(1_000_000, 12345.6, row, 300.0)
     assert "eval return stochastic  850.2 (official protocol) deterministic  861.0 |" in line
     assert "\n" not in line and len(line) <= 150
+    timed = run_dir.progress_line(1_000_000, 12345.6, row, 300.0, ups=250.5)
+    assert "12346 steps/s |  250.5 updates/s | eval return" in timed and len(timed) <= 170
     first = run_dir.progress_line(8, 1.0, {"train/episode_return": float("nan")}, 0.0)
     assert "stochastic      - (official protocol) deterministic      - | train return      - |" in (
         first  # no eval yet, no finished episode yet

@@ -62,6 +62,7 @@ def test_bad_input_fails_fast_with_exit_code_2_and_help_exits_0(tmp_path):
         (["--actor_hidden", "64,x"], "comma-separated integers"),
         (["cheetah_run"], "unexpected argument(s) cheetah_run"),
         (["--eval_every", "0"], "eval_every must be positive"),
+        (["--iters_per_epoch", "4", "--iters_per_call", "3"], "must be 0 (auto) or divide"),
         (["--run_dir", str(not_ours)], "holds no run"),
     ]
     helps = [["--help"], ["--helpfull"]]

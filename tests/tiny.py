@@ -13,7 +13,10 @@ TASK = "cartpole_balance"
 CFG = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
              replay_size=256, recent_window=32, warmup_steps=8)  # fmt: skip
 CFG_OBS_NORM = dataclasses.replace(CFG, obs_norm=True)  # the obs_norm extension's tests
-LOOP = train.LoopConfig(num_envs=2, iters_per_epoch=4, num_eval_envs=2)
+# One call per epoch (the accelerator default): the tests that call the epoch directly and the
+# runner's share one compiled program. LOOP_CALLS: the CPU default, one iteration per call.
+LOOP = train.LoopConfig(num_envs=2, iters_per_epoch=4, iters_per_call=4, num_eval_envs=2)
+LOOP_CALLS = train.LoopConfig(num_envs=2, iters_per_epoch=4, num_eval_envs=2)
 PER_EPOCH = LOOP.num_envs * LOOP.iters_per_epoch
 
 
@@ -27,20 +30,21 @@ def programs(cfg=CFG):
     return runner.programs(cfg, LOOP, env())
 
 
-def settings(epochs, seed=3, num_seeds=1, num_devices=1, cfg=CFG) -> dict:
+def settings(epochs, seed=3, num_seeds=1, num_devices=1, cfg=CFG, loop=LOOP) -> dict:
     """What launch passes runner.run, for a tiny run of `epochs` epochs."""
     return dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
                 num_seeds=num_seeds, num_devices=num_devices,
                 obs_size=env().observation_size, action_size=env().action_size,
-                config=cfg.__dict__, loop=LOOP.__dict__)  # fmt: skip
+                config=cfg.__dict__, loop=loop.__dict__)  # fmt: skip
 
 
-def run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG) -> tuple:
+def run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG,
+        loop=LOOP) -> tuple:  # fmt: skip
     """A tiny training run through runner.run (checkpoint and eval every epoch): (run dir,
     the status runner.run returned)."""
     out = run_dir.prepare(str(path), TASK, seed, resume)
-    status = runner.run(settings(epochs, seed, num_seeds, num_devices, cfg), cfg, LOOP, env(), out,
-                        resume, checkpoint_every=1, eval_every=1)  # fmt: skip
+    status = runner.run(settings(epochs, seed, num_seeds, num_devices, cfg, loop), cfg, loop, env(),
+                        out, resume, checkpoint_every=1, eval_every=1)  # fmt: skip
     return out, status
 
 
