@@ -237,6 +237,7 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
                     int(ts.env_steps), rates[0], rows[0], _eta(settings, ts, rates), rates[1]
                 )
                 print(line, flush=True)
+                _warn_if_long(settings, _eta(settings, ts, rates))
             if stop.signal:
                 members.save(ts, _meta(i, start, parts))
                 status = f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
@@ -252,6 +253,8 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
         if bad:
             status = f"stopped: non-finite {bad} at epoch {i}; last good checkpoint kept"
             break
+        if not pace.early_done and rates:
+            _warn_if_long(settings, _eta(settings, ts, rates))
         pace.early_done = True
         for j, (log, row) in enumerate(zip(logs, rows, strict=True)):
             log.write(int(ts.env_steps), row, start, settings["total_env_steps"], echo=j == 0,
@@ -281,6 +284,27 @@ def compile_line(one_call, calls: int, num_seeds: int) -> str:
         f"compiling the training program: {one_call.iters_per_epoch} iteration(s) of "
         f"{one_call.num_envs} envs{seeds_part} per call, {calls} call(s) per log point ..."
     )
+
+
+LONG_CPU_RUN_S = 3 * 3600  # a run longer than this on a CPU gets one line naming a smaller one
+
+
+def long_run_line(settings: dict, eta_s: float, platform: str) -> str:
+    """'' or, on a CPU whose measured pace puts the run beyond LONG_CPU_RUN_S, one line saying so
+    and naming the CPU-sized command (the cpu preset: 128 envs, 128-wide networks)."""
+    if platform != "cpu" or eta_s <= LONG_CPU_RUN_S or settings.get("preset") == "cpu":
+        return ""
+    return (
+        f"note: at this pace the run needs ~{eta_s / 3600:.1f} h more on this CPU; the "
+        f"CPU-sized recipe is: python -m flowrl_mjx.launch --task {settings['task']} "
+        f"--preset cpu"
+    )
+
+
+def _warn_if_long(settings, eta_s):
+    line = long_run_line(settings, eta_s, jax.default_backend())
+    if line:
+        print(line, flush=True)
 
 
 def _eta(settings, ts, rates) -> float:

@@ -24,5 +24,5 @@ def test_chains_follow_each_env_and_stop_at_time_limit_ends():
     iteration = idx // n
     extends = (iteration != 19) & (iteration != iters - 1)
     np.testing.assert_array_equal(np.asarray(out.discount), np.where(extends, gamma, 1.0))
-    np.testing.assert_array_equal(np.asarray(out.next_obs)[extends],
-                                  np.asarray(ts.replay.data.next_obs)[idx[extends] + n])  # fmt: skip
+    following = np.asarray(ts.replay.data.next_obs)[idx[extends] + n]
+    np.testing.assert_array_equal(np.asarray(out.next_obs)[extends], following)

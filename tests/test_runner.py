@@ -136,6 +136,16 @@ def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monk
     assert [_strip(r) for r in resumed] == [_strip(r) for r in straight]
 
 
+def test_a_long_cpu_run_names_the_cpu_sized_command():
+    settings = {"task": "cheetah_run", "preset": "gpu"}
+    line = runner.long_run_line(settings, 5 * 3600.0, "cpu")
+    assert line.startswith("note: at this pace the run needs ~5.0 h more on this CPU")
+    assert line.endswith("python -m flowrl_mjx.launch --task cheetah_run --preset cpu")
+    assert runner.long_run_line(settings, 5 * 3600.0, "gpu") == ""
+    assert runner.long_run_line(settings, 3600.0, "cpu") == ""
+    assert runner.long_run_line(dict(settings, preset="cpu"), 5 * 3600.0, "cpu") == ""
+
+
 def test_exit_codes_of_statuses():
     assert runner.exit_code("finished") == 0
     assert (
