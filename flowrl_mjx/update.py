@@ -103,8 +103,14 @@ def make_update(cfg: Config, networks: Networks, stride: int = 1) -> Callable:
     def one_update(state: AgentState, replay_state, stats, key):
         key_sample, key_critic, key_actor = jax.random.split(key, 3)
         batch = replay.sample(
-            replay_state, key_sample, cfg.batch_size, cfg.recent_fraction, cfg.recent_window,
-            cfg.n_step, stride, cfg.gamma,
+            replay_state,
+            key_sample,
+            cfg.batch_size,
+            cfg.recent_fraction,
+            cfg.recent_window,
+            cfg.n_step,
+            stride,
+            cfg.gamma,
         )
         batch = network_batch(stats, batch)
         state, metrics, q_buffer = value_steps(state, batch, key_critic)
