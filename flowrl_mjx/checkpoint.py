@@ -5,6 +5,7 @@ never replaces a good checkpoint. A checkpoint that is there but unreadable (tru
 files) is reported on one line and the previous one is used.
 """
 
+import contextlib
 import logging
 import os
 
@@ -13,13 +14,19 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 
+class ResumeError(ValueError):
+    """A --resume that cannot continue: no readable checkpoint, or none that every seed has. The
+    CLI reports it as one line (exit 2)."""
+
+
 class Checkpoints:
     """Saves/restores `TrainState` pytrees under run_dir/checkpoints, keeping the newest `keep`."""
 
     def __init__(self, run_dir: str, keep: int = 2):
         path = os.path.abspath(os.path.join(run_dir, "checkpoints"))
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-        self._manager = ocp.CheckpointManager(path, options=options)
+        with _orbax_quiet():
+            self._manager = ocp.CheckpointManager(path, options=options)
 
     def save(self, step: int, state, meta: dict) -> None:
         payload = _non_empty(jax.tree.leaves(state))
@@ -30,7 +37,8 @@ class Checkpoints:
         self._manager.wait_until_finished()
 
     def steps(self) -> list:
-        return sorted(self._manager.all_steps())
+        with _orbax_quiet():
+            return sorted(self._manager.all_steps())
 
     def restore_latest(self, abstract_state, at_most=None, legacy=()):
         """(state, meta) from the newest readable checkpoint (of step <= at_most if given), or
@@ -47,14 +55,14 @@ class Checkpoints:
             errors = []
             for abstract, upgrade in layouts:
                 try:
-                    state, meta = self._restore(step, abstract)
+                    with _orbax_quiet():
+                        state, meta = self._restore(step, abstract)
                     return upgrade(state), meta
                 except Exception as e:  # orbax/tensorstore raise many types for bad files
                     errors.append(e)
             e = errors[0]  # the current layout's complaint
             msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-            logging.warning("checkpoint %d is unreadable (%s); trying an older one", step, msg)
-            print(f"warning: checkpoint {step} is unreadable ({msg}); using an older one")
+            print(f"warning: checkpoint {step} is unreadable ({msg}); trying an older one")
         return None
 
     def _restore(self, step: int, abstract_state):
@@ -82,3 +90,16 @@ def _check_shapes(state, abstract):
     for g, w in zip(got, want, strict=True):
         if np.shape(g) != tuple(w.shape):
             raise ValueError(f"shape {np.shape(g)} != expected {tuple(w.shape)}")
+
+
+@contextlib.contextmanager
+def _orbax_quiet():
+    """Orbax logs an ERROR with a traceback-sized message for every unreadable file it meets; the
+    fallback above reports each unreadable checkpoint on one line instead."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

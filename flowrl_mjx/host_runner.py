@@ -89,7 +89,7 @@ def _restore(ckpt, out, key, cfg, obs_size, action_size):
     abstract = jax.eval_shape(lambda k: host_train.init(k, cfg, obs_size, action_size), key)
     restored = ckpt.restore_latest(abstract, legacy=agent.legacy_layouts(abstract))
     if restored is None:
-        raise ValueError(f"--resume: no readable checkpoint in {out}/checkpoints")
+        raise checkpoint.ResumeError(f"--resume: no readable checkpoint in {out}/checkpoints")
     state, meta = restored
     return host_train.place(state), meta["epoch"], meta["wall_time"]
 

@@ -16,6 +16,7 @@ loss); 130 / 143 interrupted by SIGINT / SIGTERM, after saving a checkpoint and 
 """
 
 import dataclasses
+import signal
 import sys
 
 import jax
@@ -23,6 +24,7 @@ from absl import app, flags, logging
 
 import envs
 from flowrl_mjx import (
+    checkpoint,
     flag_help,
     host_group,
     host_runner,
@@ -177,7 +179,16 @@ def check_memory(cfg, obs_size, action_size, num_seeds=1):
 
 
 def main(argv):
-    del argv
+    """Ctrl-C before training starts (a long env load or compile) exits 130 with one line; once
+    the loop runs, SIGINT/SIGTERM stop it cleanly (runner)."""
+    try:
+        _main()
+    except KeyboardInterrupt:
+        print("interrupted before training started", file=sys.stderr, flush=True)
+        sys.exit(128 + signal.SIGINT.value)
+
+
+def _main():
     logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
     sharding.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     try:
@@ -199,8 +210,11 @@ def main(argv):
         usage_exit(e)
     print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
     run = host_runner.run if settings["backend"] == "dm_control" else runner.run
-    status = run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
-                 FLAGS.eval_every)  # fmt: skip
+    try:
+        status = run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
+                     FLAGS.eval_every)  # fmt: skip
+    except checkpoint.ResumeError as e:
+        usage_exit(e)
     code = runner.exit_code(status)
     if code == 1:  # an error: say so where errors go (the status line is on stdout already)
         print(f"error: {status}", file=sys.stderr, flush=True)

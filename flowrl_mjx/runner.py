@@ -108,12 +108,16 @@ class _Members:
         legacy = agent.legacy_layouts(abstract)
         found = [c.restore_latest(abstract, legacy=legacy) for c in self.ckpts]
         if any(r is None for r in found):
-            raise ValueError(f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints")
+            raise checkpoint.ResumeError(
+                f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints"
+            )
         common = min(int(ts.env_steps) for ts, _ in found)
         found = [r if int(r[0].env_steps) == common else c.restore_latest(abstract, common, legacy)
                  for r, c in zip(found, self.ckpts, strict=True)]  # fmt: skip
         if any(r is None or int(r[0].env_steps) != common for r in found):
-            raise ValueError(f"--resume: the seeds have no checkpoint at a common step {common}")
+            raise checkpoint.ResumeError(
+                f"--resume: the seeds have no checkpoint at a common step {common}"
+            )
         states, metas = zip(*found, strict=True)
         ts = train.place(states[0]) if self.n == 1 else seeds.stack(list(states))
         parts = [{k: np.asarray(v, np.float32) for k, v in p.items()}

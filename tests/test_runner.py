@@ -8,6 +8,8 @@ import math
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -68,6 +70,16 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
     abstract = jax.eval_shape(lambda k: train.init(k, CFG, LOOP, venv), jax.random.PRNGKey(0))
     state, meta = ckpt.restore_latest(abstract)
     assert meta["epoch"] == 1 and int(state.env_steps) == PER_EPOCH
+    for root, _, files in os.walk(tmp_path / "c" / "checkpoints" / str(steps[0])):
+        for name in files:
+            with open(os.path.join(root, name), "r+b") as f:
+                f.truncate(3)
+    with pytest.raises(checkpoint.ResumeError, match="no readable checkpoint"):
+        tiny.run(tmp_path / "c", 3, resume=True)
+    resume = [sys.executable, "-m", "flowrl_mjx.launch", "--resume", "--run_dir", tmp_path / "c"]
+    cli = subprocess.run(resume, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2 and cli.stderr.strip().startswith("error: --resume: no readable")
+    assert len(cli.stderr.strip().splitlines()) == 1, cli.stderr
 
 
 def test_sigterm_saves_and_stops(tmp_path, monkeypatch):
