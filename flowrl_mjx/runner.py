@@ -161,8 +161,9 @@ def call_loop(loop: train.LoopConfig) -> train.LoopConfig:
 
 
 class _Pace:
-    """Env steps/s and updates/s since the end of the first call (so compile time is not in the
-    ETA), and the one early progress line a long first epoch gets."""
+    """Env steps/s and updates/s since the end of the first call that learned (so neither the
+    compile nor the warm-up's update-free calls are in the ETA), and the one early progress line
+    a long first epoch gets."""
 
     EARLY_S = 20.0  # seconds of timed calls before the early line (a first sign within ~a minute)
 
@@ -232,7 +233,10 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
             print(f"compiled: the first call took {time.time() - t:.1f} s (compile included)",
                   flush=True)  # fmt: skip
             first = False
-        pace.tick(int(ts.env_steps), rows[0].get("train/updates", 0.0))
+        if (
+            rows[0].get("train/learning", 1.0) > 0
+        ):  # warm-up calls (no updates) would flatter the ETA
+            pace.tick(int(ts.env_steps), rows[0].get("train/updates", 0.0))
         rates = pace.rates(int(ts.env_steps), rows[0].get("train/updates", 0.0))
         if len(parts) < calls:
             if pace.early_due() and rates:

@@ -2,6 +2,7 @@
 the run dir's protection, the progress line and TensorBoard's scalars."""
 
 import collections
+import dataclasses
 import glob
 import json
 import math
@@ -104,14 +105,18 @@ def test_calls_of_one_iteration_log_what_one_call_per_epoch_logs(tmp_path, capsy
     epoch prints one early progress line from the timed calls (here due at once)."""
     assert runner.call_loop(tiny.LOOP_CALLS).iters_per_epoch == 1  # CPU: one iteration per call
     whole = metrics(tiny.run(tmp_path / "w", 2)[0])
-    monkeypatch.setattr(runner._Pace, "EARLY_S", 0.0)
     capsys.readouterr()
     split = metrics(tiny.run(tmp_path / "s", 2, loop=tiny.LOOP_CALLS)[0])
     printed = capsys.readouterr().out
     assert "compiling the training program: 1 iteration(s) of 2 envs per call, 4 call(s)" in printed
     assert "compiled: the first call took" in printed
-    early = [line for line in printed.splitlines() if line.startswith("steps ")][0]
-    assert early.startswith("steps          4 |") and "updates/s" in early  # after 2 of 4 calls
+    # An 8-call epoch (same compiled call): warm-up ends at call 4 (8 env steps), the pace is
+    # timed from there, and the early line comes at the next call.
+    monkeypatch.setattr(runner._Pace, "EARLY_S", 0.0)
+    tiny.run(tmp_path / "e", 2, loop=dataclasses.replace(tiny.LOOP_CALLS, iters_per_epoch=8))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("steps ")]
+    assert lines[0].startswith("steps         10 |") and "updates/s" in lines[0], lines
+    assert lines[1].startswith("steps         16 |")
     assert [r["env_steps"] for r in split] == [r["env_steps"] for r in whole]
     for a, b in zip(whole, split, strict=True):
         assert _strip(a).keys() == _strip(b).keys()
