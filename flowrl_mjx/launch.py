@@ -11,32 +11,21 @@ exit code 2.
 a run stopped before its first checkpoint starts again from zero in its folder (it says so).
 A new run needs a new or empty --run_dir.
 
+After parsing, the CLI takes flowrl_mjx.api's steps (resolve, setup, start), the ones the Python
+API's flowrl_mjx.train takes, so both build the same config and write the same run dir.
+
 Exit codes: 0 finished (and --help/--helpfull); 2 bad input; 1 stopped on an error (a non-finite
 loss); 130 / 143 interrupted by SIGINT / SIGTERM, after saving a checkpoint and summary.json.
 """
 
-import dataclasses
 import signal
 import sys
 
-import jax
 from absl import app, flags, logging
 
-import envs
-from flowrl_mjx import (
-    checkpoint,
-    flag_help,
-    host_group,
-    host_runner,
-    presets,
-    run_dir,
-    runner,
-    sharding,
-    train,
-)
+from flowrl_mjx import api, checkpoint, flag_help, presets, runner, sharding, train
+from flowrl_mjx.api import FIELDS
 from flowrl_mjx.config import Config
-
-FIELDS = {f.name: f for c in (Config, train.LoopConfig) for f in dataclasses.fields(c)}
 
 flags.DEFINE_string("task", "cheetah_run", "task name (see envs.names())")
 flags.DEFINE_integer("seed", 0, "random seed")
@@ -114,42 +103,20 @@ def parse_flags(argv):
 
 
 def resolve():
-    """(Config, LoopConfig, preset name) from defaults, the preset and the flags."""
-    name = FLAGS.preset or presets.default_preset(FLAGS.num_envs, jax.default_backend())
+    """(Config, LoopConfig, preset name) from defaults, the preset and the flags: api.resolve,
+    the function flowrl_mjx.train builds a new run's config with."""
     overrides = {}
     for key in FIELDS:
         v = getattr(FLAGS, key)
         if v is not None:
             overrides[key] = _int_tuple(key, v) if isinstance(v, list) else v
     try:
-        cfg, loop = presets.build(name, replay_ratio=FLAGS.replay_ratio, **overrides)
+        return api.resolve(overrides, preset=FLAGS.preset, replay_ratio=FLAGS.replay_ratio,
+                           num_seeds=FLAGS.num_seeds, backend=FLAGS.backend,
+                           num_devices=FLAGS.num_devices,
+                           total_env_steps=FLAGS.total_env_steps)  # fmt: skip
     except ValueError as e:
         raise UsageError(str(e)) from None
-    for k in ("num_envs", "iters_per_epoch", "num_eval_envs"):
-        if getattr(loop, k) < 1:
-            raise UsageError(f"{k} must be positive, got {getattr(loop, k)}")
-    if loop.iters_per_call < 0 or (
-        loop.iters_per_call and loop.iters_per_epoch % loop.iters_per_call
-    ):
-        raise UsageError(
-            f"iters_per_call={loop.iters_per_call} must be 0 (auto) or divide "
-            f"iters_per_epoch={loop.iters_per_epoch}"
-        )
-    if FLAGS.num_seeds < 1:
-        raise UsageError(f"num_seeds must be positive, got {FLAGS.num_seeds}")
-    if FLAGS.num_seeds > 1 and FLAGS.backend != "mjx":
-        raise UsageError("--num_seeds > 1 needs --backend mjx (seeds are vmapped on the device)")
-    if FLAGS.num_devices != 1:
-        if FLAGS.num_seeds > 1 or FLAGS.backend != "mjx":
-            raise UsageError("--num_devices != 1 needs --backend mjx and --num_seeds 1")
-        try:
-            mesh = sharding.make_mesh(FLAGS.num_devices)
-            sharding.check_divisible(mesh, loop.num_envs, cfg.replay_size)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    if FLAGS.total_env_steps < loop.num_envs:
-        raise UsageError(f"total_env_steps ({FLAGS.total_env_steps}) < num_envs ({loop.num_envs})")
-    return cfg, loop, name
 
 
 def _int_tuple(key, values) -> tuple:
@@ -158,24 +125,6 @@ def _int_tuple(key, values) -> tuple:
     except ValueError:
         given = ",".join(values)
         raise UsageError(f"--{key} takes comma-separated integers, got {given}") from None
-
-
-def check_intervals():
-    """The loop's intervals divide epoch numbers: 0 or less has no meaning (and divides by 0)."""
-    for key in ("eval_every", "checkpoint_every"):
-        if getattr(FLAGS, key) < 1:
-            raise UsageError(f"{key} must be positive, got {getattr(FLAGS, key)}")
-
-
-def check_memory(cfg, obs_size, action_size, num_seeds=1):
-    """Replay (float32) must fit in device memory with room to spare; estimated, not measured."""
-    need = num_seeds * cfg.replay_size * 4 * (2 * obs_size + action_size + 3)
-    have = run_dir.device_memory_bytes()
-    if have and need > 0.8 * have:
-        raise UsageError(
-            f"replay of {num_seeds} x {cfg.replay_size} transitions needs ~{need / 2**30:.1f} GiB, "
-            f"more than 80% of the device's {have / 2**30:.1f} GiB; lower --replay_size"
-        )
 
 
 def main(argv):
@@ -189,30 +138,25 @@ def main(argv):
 
 
 def _main():
+    """The CLI's front end of flowrl_mjx.api: the settings from the flags (or the stored run's
+    for --resume), then api's setup and start, the steps flowrl_mjx.train takes."""
     logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
     sharding.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     try:
-        check_intervals()
+        api.check_intervals(FLAGS.eval_every, FLAGS.checkpoint_every)
         if FLAGS.resume:
             settings, cfg, loop = resume_settings()
         else:
             cfg, loop, preset = resolve()
-            settings = dict(task=FLAGS.task, seed=FLAGS.seed, preset=preset, backend=FLAGS.backend,
-                            num_seeds=FLAGS.num_seeds, num_devices=FLAGS.num_devices,
-                            config=dataclasses.asdict(cfg),
-                            loop=dataclasses.asdict(loop))  # fmt: skip
+            settings = api.new_settings(FLAGS.task, FLAGS.seed, preset, FLAGS.backend,
+                                        FLAGS.num_seeds, FLAGS.num_devices, cfg, loop)  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
-        env = host_group.quietly(lambda: envs.load(settings["task"]))
-        settings.update(obs_size=env.observation_size, action_size=env.action_size)
-        check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
-        out = run_dir.prepare(FLAGS.run_dir, settings["task"], settings["seed"], FLAGS.resume)
+        env, out = api.setup(settings, cfg, FLAGS.run_dir, FLAGS.resume)
     except (UsageError, ValueError, OSError) as e:
         usage_exit(e)
-    print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
-    run = host_runner.run if settings["backend"] == "dm_control" else runner.run
     try:
-        status = run(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
-                     FLAGS.eval_every)  # fmt: skip
+        status = api.start(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
+                           FLAGS.eval_every)  # fmt: skip
     except checkpoint.ResumeError as e:
         usage_exit(e)
     code = runner.exit_code(status)
@@ -225,18 +169,7 @@ def resume_settings():
     """The stored run's settings; flags other than --total_env_steps are not re-applied."""
     if not FLAGS.run_dir:
         raise UsageError("--resume needs --run_dir")
-    try:
-        stored = run_dir.load_settings(FLAGS.run_dir)
-        cfg = Config(**{k: tuple(v) if isinstance(v, list) else v
-                        for k, v in stored["config"].items()})  # fmt: skip
-        loop = train.LoopConfig(**stored["loop"])
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise UsageError(f"--resume: cannot read {FLAGS.run_dir}/config.json ({e})") from None
-    settings = {k: stored[k] for k in ("task", "seed", "preset", "config", "loop")}
-    settings["backend"] = stored.get("backend", "mjx")  # runs from before --backend were MJX
-    settings["num_seeds"] = stored.get("num_seeds", 1)
-    settings["num_devices"] = stored.get("num_devices", 1)
-    return settings, cfg, loop
+    return api.resume_settings(FLAGS.run_dir)
 
 
 if __name__ == "__main__":
