@@ -1,12 +1,10 @@
 """FlowRL on MJX: flow-policy RL fused with DMControl-equivalent envs in one jitted program.
 
-The Python API (flowrl_mjx.api): `flowrl_mjx.train(task, num_envs=..., total_env_steps=...,
+The Python API (flowrl_mjx.api): `flowrl_mjx.run(task, num_envs=..., total_env_steps=...,
 **overrides)` trains as the CLI does and returns a RunResult; `flowrl_mjx.load_run(run_dir)`
 reads a run dir back (settings, Config, metrics rows, summary, policy); `load_policy(run_dir)`
 gives act(obs) -> action. All three import their (heavy) modules on first use.
 """
-
-import importlib
 
 from flowrl_mjx import jax_setup as _jax_setup
 
@@ -27,10 +25,10 @@ def load_run(run_dir):
     return _load(run_dir)
 
 
-def __getattr__(name):
-    """`flowrl_mjx.train` before anything imported it: the training-program module, which is
-    callable as the API's train (see the end of flowrl_mjx/train.py); imported on first use so
-    `import flowrl_mjx` stays as cheap as it was."""
-    if name == "train":
-        return importlib.import_module("flowrl_mjx.train")
-    raise AttributeError(f"module 'flowrl_mjx' has no attribute {name!r}")
+def run(task: str, **kwargs):
+    """One training run, as `python -m flowrl_mjx.launch` does it: flowrl_mjx.api.train (its
+    arguments, a RunResult back). Named `run` because `flowrl_mjx.train` is the training-program
+    module."""
+    from flowrl_mjx.api import train as _train
+
+    return _train(task, **kwargs)

@@ -1,4 +1,4 @@
-"""The Python API: `flowrl_mjx.train(...)` and `flowrl_mjx.load_run(run_dir)`, for a script or a
+"""The Python API: `flowrl_mjx.run(...)` and `flowrl_mjx.load_run(run_dir)`, for a script or a
 notebook.
 
 `train` takes the CLI's path (flowrl_mjx.launch calls the functions below too): the Config and
@@ -9,7 +9,7 @@ turns a ValueError into one `error:` line and exit code 2 and the status into an
 API raises the ValueError (one line) and returns the status in a `RunResult`.
 
     import flowrl_mjx
-    result = flowrl_mjx.train("cartpole_balance", num_envs=16, total_env_steps=20_000)
+    result = flowrl_mjx.run("cartpole_balance", num_envs=16, total_env_steps=20_000)
     run = flowrl_mjx.load_run(result.run_dir)
     steps, ret = run.column("env_steps"), run.column("eval/return_stochastic")
 

@@ -12,7 +12,7 @@ a run stopped before its first checkpoint starts again from zero in its folder (
 A new run needs a new or empty --run_dir.
 
 After parsing, the CLI takes flowrl_mjx.api's steps (resolve, setup, start), the ones the Python
-API's flowrl_mjx.train takes, so both build the same config and write the same run dir.
+API's flowrl_mjx.run takes, so both build the same config and write the same run dir.
 
 Exit codes: 0 finished (and --help/--helpfull); 2 bad input; 1 stopped on an error (a non-finite
 loss); 130 / 143 interrupted by SIGINT / SIGTERM, after saving a checkpoint and summary.json.
@@ -104,7 +104,7 @@ def parse_flags(argv):
 
 def resolve():
     """(Config, LoopConfig, preset name) from defaults, the preset and the flags: api.resolve,
-    the function flowrl_mjx.train builds a new run's config with."""
+    the function flowrl_mjx.run builds a new run's config with."""
     overrides = {}
     for key in FIELDS:
         v = getattr(FLAGS, key)
@@ -139,7 +139,7 @@ def main(argv):
 
 def _main():
     """The CLI's front end of flowrl_mjx.api: the settings from the flags (or the stored run's
-    for --resume), then api's setup and start, the steps flowrl_mjx.train takes."""
+    for --resume), then api's setup and start, the steps flowrl_mjx.run takes."""
     logging.set_verbosity(logging.WARNING)  # mjx logs every device lookup at INFO
     sharding.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     try:

@@ -14,8 +14,6 @@ statistics right after the step, so the K updates and the next action use the sa
 
 import dataclasses
 import functools
-import sys
-import types
 
 import flax.struct
 import jax
@@ -146,18 +144,3 @@ def _shapes_for(cfg, venv, n):
         lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size)
     )
     return a, r, jax.random.PRNGKey(0)
-
-
-class _CallableModule(types.ModuleType):
-    """This module is the package attribute `flowrl_mjx.train` (Python binds a submodule's name
-    on its package once it is imported), the name the Python API's train also wants; so the
-    module forwards a call: `flowrl_mjx.train(task, ...)` is flowrl_mjx.api.train, and
-    `from flowrl_mjx import train` still gives this module to the code that uses its contents."""
-
-    def __call__(self, *args, **kwargs):
-        from flowrl_mjx import api
-
-        return api.train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

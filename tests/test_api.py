@@ -80,11 +80,11 @@ def test_resume_refuses_settings_it_would_ignore(notebook):
     """A resume trains with the stored settings: asking for others is an error, not ignored."""
     path = notebook["result"].run_dir
     with pytest.raises(ValueError, match="drop lr"):
-        flowrl_mjx.train("cartpole_balance", run_dir=path, resume=True, lr=1e-3)
+        flowrl_mjx.run("cartpole_balance", run_dir=path, resume=True, lr=1e-3)
     with pytest.raises(ValueError, match="holds a cartpole_balance run"):
-        flowrl_mjx.train("cheetah_run", run_dir=path, resume=True)
+        flowrl_mjx.run("cheetah_run", run_dir=path, resume=True)
     with pytest.raises(ValueError, match="already holds a run"):
-        flowrl_mjx.train("cartpole_balance", run_dir=path, num_envs=2, **TINY)
+        flowrl_mjx.run("cartpole_balance", run_dir=path, num_envs=2, **TINY)
 
 
 def test_bad_input_raises_one_line_value_error(tmp_path):
@@ -109,7 +109,7 @@ def test_bad_input_raises_one_line_value_error(tmp_path):
         kwargs = dict(kwargs)
         task = kwargs.pop("task", "cartpole_balance")
         with pytest.raises(ValueError) as err:
-            flowrl_mjx.train(task, **kwargs)
+            flowrl_mjx.run(task, **kwargs)
         message = str(err.value)
         assert "\n" not in message and needle in message, (kwargs, message)
     assert os.listdir(not_ours) == ["a.jpg"]  # nothing written into someone's folder
