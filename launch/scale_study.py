@@ -111,6 +111,10 @@ ARMS = {
     # 3-step TD targets (Config.n_step, a labelled extension): value information travels 3 env
     # steps per update instead of 1, where a fixed update budget limits how far it can spread.
     "cheetah_1024_H_n3": _arm("cheetah_run", 1024, 409_600, 2, "--n_step", "3", *_G3, *EVERY_40),
+    # 4096 envs: the gpu preset as shipped after the H arms (batch 4096, K=20, lr 1e-3,
+    # target_rate 0.9, n_step 3), 2 seeds, to the target's 10M env steps (resumable).
+    "cheetah_4096_Q": _arm("cheetah_run", 4096, 10_240_000, 2, *NARROW),
+    "walker_4096_Q": _arm("walker_run", 4096, 10_240_000, 2, *NARROW),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
@@ -213,7 +217,8 @@ def collect_run(name: str, folder: str) -> dict:
         name=name, task=settings["task"], num_envs=n, batch_size=cfg["batch_size"],
         updates_per_iter=k, replay_ratio=k * cfg["batch_size"] / n, lr=cfg["lr"],
         lam=cfg["lam"], mode=cfg["mode"], target_rate=cfg["target_rate"],
-        obs_norm=cfg.get("obs_norm", False),
+        obs_norm=cfg.get("obs_norm", False), n_step=cfg.get("n_step", 1),
+        policy_delay=cfg.get("policy_delay", 2),
         warmup_steps=cfg["warmup_steps"], recent_window=cfg["recent_window"],
         actor_hidden=cfg["actor_hidden"], critic_hidden=cfg["critic_hidden"],
         value_hidden=cfg["value_hidden"], preset=settings.get("preset"),
@@ -235,6 +240,16 @@ def _best(run: dict, key: str) -> tuple:
     return best[key], best["env_steps"], best["updates"]
 
 
+def _other(run: dict) -> str:
+    """The run's departures from the official agent that the table has no column for."""
+    parts = [
+        f"n_step {run['n_step']}" if run.get("n_step", 1) > 1 else "",
+        "obs_norm" if run.get("obs_norm") else "",
+        f"policy_delay {run['policy_delay']}" if run.get("policy_delay", 2) != 2 else "",
+    ]
+    return ", ".join(p for p in parts if p) or "-"  # fmt: skip
+
+
 def markdown(study: dict) -> str:
     m = study["machine"]
     lines = [
@@ -248,9 +263,14 @@ def markdown(study: dict) -> str:
         "target = the fraction of the old target kept per target step (official 0.05). "
         "Per-seed stochastic returns of the last point in brackets where there are several.",
         "",
-        "| run | task | envs | batch | K | replay ratio | lr | target | lam | widths | seeds "
-        "| env steps | updates | wall s | last sto / det | best sto (at env steps, updates) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|",
+        "other = settings beyond the table's columns that differ from the official agent: "
+        "n_step (multi-step targets, a labelled extension), obs_norm (a labelled extension), "
+        "policy_delay (official 2).",
+        "",
+        "| run | task | envs | batch | K | replay ratio | lr | target | lam | other | widths "
+        "| seeds | env steps | updates | wall s | last sto / det | best sto (at env steps, "
+        "updates) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|---|",
     ]
     for r in study["runs"]:
         last = r["points"][-1]
@@ -262,7 +282,7 @@ def markdown(study: dict) -> str:
         lines.append(
             f"| {r['name']} | {r['task']} | {r['num_envs']} | {r['batch_size']} | "
             f"{r['updates_per_iter']} | {r['replay_ratio']:g} | {r['lr']:g} | "
-            f"{r['target_rate']:g} | {r['lam']:g} | {widths} | "
+            f"{r['target_rate']:g} | {r['lam']:g} | {_other(r)} | {widths} | "
             f"{len(r['seeds'])} | {last['env_steps']:,} | {last['updates']:,} | "
             f"{last['wall_s']:,.0f} | {last['eval_return_stochastic']:.1f}{spread} / "
             f"{last['eval_return_deterministic']:.1f} | {b:.1f} ({bs:,}, {bu:,}) |"
