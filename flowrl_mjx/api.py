@@ -124,13 +124,13 @@ def check_memory(cfg, obs_size, action_size, num_seeds=1) -> None:
         )
 
 
-def setup(settings: dict, cfg, path, resume: bool) -> tuple:
+def setup(settings: dict, cfg, path, resume: bool, overwrite: bool = False) -> tuple:
     """(env, run dir): loads the task's env (adding obs_size/action_size to `settings`), checks
     the replay fits in memory and creates or checks the run dir. Raises ValueError/OSError."""
     env = host_group.quietly(lambda: envs.load(settings["task"]))
     settings.update(obs_size=env.observation_size, action_size=env.action_size)
     check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
-    out = run_files.prepare(path, settings["task"], settings["seed"], resume)
+    out = run_files.prepare(path, settings["task"], settings["seed"], resume, overwrite)
     return env, out
 
 
@@ -176,6 +176,7 @@ def train(
     num_seeds=1,
     run_dir=None,
     resume=False,
+    overwrite=False,
     backend="mjx",
     eval_every=1,
     checkpoint_every=10,
@@ -191,7 +192,8 @@ def train(
     do: the preset's numbers follow from num_envs, overrides replace them. run_dir: a new or
     empty folder (default runs/<task>_s<seed>_<time>). resume=True continues the run in
     run_dir from its newest checkpoint with its stored settings; only total_env_steps applies
-    then (task must be the stored one, and settings that would be ignored are refused). The
+    then (task must be the stored one, and settings that would be ignored are refused).
+    overwrite=True replaces a run already in run_dir (never a folder that is not a run). The
     other keywords (seed, num_seeds, backend, eval_every, checkpoint_every, num_devices) are
     the CLI's flags of those names (`python -m flowrl_mjx.launch --helpfull`).
 
@@ -232,7 +234,7 @@ def train(
             settings = new_settings(task, seed, name, backend, num_seeds, num_devices, cfg, loop)
         settings["total_env_steps"] = total_env_steps
         path = None if run_dir is None else os.fspath(run_dir)
-        env, out = setup(settings, cfg, path, resume)
+        env, out = setup(settings, cfg, path, resume, overwrite)
     except (ValueError, OSError) as e:  # one line, as the CLI prints it
         raise ValueError(" ".join(str(e).split())) from None
     status = start(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every)

@@ -32,6 +32,7 @@ flags.DEFINE_integer("seed", 0, "random seed")
 flags.DEFINE_integer("total_env_steps", 1_000_000, "env steps to train for (all envs together)")
 flags.DEFINE_string("run_dir", None, "output folder (default runs/<task>_s<seed>_<time>)")
 flags.DEFINE_bool("resume", False, "continue the run in --run_dir from its last good checkpoint")
+flags.DEFINE_bool("overwrite", False, "replace the run already in --run_dir (never another folder)")
 flags.DEFINE_string("preset", None, f"one of {sorted(presets.PRESETS)} (default: by scale)")
 flags.DEFINE_integer(
     "num_seeds",
@@ -151,7 +152,7 @@ def _main():
             settings = api.new_settings(FLAGS.task, FLAGS.seed, preset, FLAGS.backend,
                                         FLAGS.num_seeds, FLAGS.num_devices, cfg, loop)  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
-        env, out = api.setup(settings, cfg, FLAGS.run_dir, FLAGS.resume)
+        env, out = api.setup(settings, cfg, FLAGS.run_dir, FLAGS.resume, FLAGS.overwrite)
     except (UsageError, ValueError, OSError) as e:
         usage_exit(e)
     try:

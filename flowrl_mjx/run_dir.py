@@ -4,6 +4,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import time
 
 import jax
@@ -34,21 +35,30 @@ def holds_run(path) -> bool:
     return isinstance(settings, dict) and {"task", "config"} <= settings.keys()
 
 
-def prepare(path, task, seed, resume: bool) -> str:
+def prepare(path, task, seed, resume: bool, overwrite: bool = False) -> str:
     """Creates (or checks) the run folder; raises ValueError/OSError with a one-line reason.
 
     A new run needs a new or empty folder: one holding files that are not a run of ours is
     refused (a mistyped --run_dir must not mix a run into someone's data), and so is one holding
-    a run (continue it with --resume). --resume needs a run of ours; one stopped before its first
-    checkpoint starts again from zero (the runners say so on one line).
+    a run (continue it with --resume, or replace it with --overwrite, which deletes that run's
+    folder first; a folder that is not a run of ours is never deleted). --resume needs a run of
+    ours; one stopped before its first checkpoint starts again from zero (the runners say so on
+    one line).
     """
     if path is None:
         path = os.path.join("runs", f"{task}_s{seed}_{time.strftime('%Y%m%d-%H%M%S')}")
     ours = holds_run(path)
+    if resume and overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: pass one")
     if resume and not ours:
         raise ValueError(f"--resume: {path} holds no run (no config.json of flowrl_mjx)")
+    if overwrite and ours:
+        shutil.rmtree(path)
+        ours = False
     if not resume and ours:
-        raise ValueError(f"run dir {path} already holds a run; pass --resume or another --run_dir")
+        raise ValueError(
+            f"run dir {path} already holds a run; pass --resume, --overwrite or another --run_dir"
+        )
     if not resume and os.path.isdir(path) and os.listdir(path):
         raise ValueError(
             f"run dir {path} is not empty and holds no run (no config.json of flowrl_mjx); "

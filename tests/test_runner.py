@@ -205,6 +205,14 @@ def test_run_dir_refuses_folders_that_are_not_ours(tmp_path):
     with pytest.raises(ValueError, match="already holds a run"):
         run_dir.prepare(str(ours), "t", 0, False)
     assert run_dir.prepare(str(ours), "t", 0, True) == str(ours)
+    (ours / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match="pass one"):
+        run_dir.prepare(str(ours), "t", 0, True, overwrite=True)
+    assert run_dir.prepare(str(ours), "t", 0, False, overwrite=True) == str(ours)
+    assert os.listdir(ours) == []  # the old run is gone: a fresh run starts there
+    with pytest.raises(ValueError, match="holds no run"):  # --overwrite never deletes theirs
+        run_dir.prepare(str(theirs), "t", 0, False, overwrite=True)
+    assert (theirs / "notes.txt").exists()
 
 
 def test_load_policy_acts_on_dm_control_observation_dicts(tmp_path):
