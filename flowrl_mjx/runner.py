@@ -86,7 +86,9 @@ class _Members:
                 run_dir.prepare(d, settings["task"], seed, resume)
             if not resume:
                 run_dir.write_json(out, "config.json", dict(settings, machine=machine_info()))
-        self.settings = [dict(settings, seed=seed + i, num_seeds=1) for i in range(self.n)]
+        wandb = run_dir.wandb_member(settings.get("wandb"), out, self.n)
+        self.settings = [dict(settings, seed=seed + i, num_seeds=1, wandb=wandb)
+                         for i in range(self.n)]  # fmt: skip
         keys = [jax.random.split(jax.random.PRNGKey(seed + i)) for i in range(self.n)]
         self.keys, self.eval_keys = [k[0] for k in keys], [k[1] for k in keys]
         self.ckpts = [checkpoint.Checkpoints(d) for d in self.dirs]
@@ -204,6 +206,8 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
     one_call = call_loop(loop)
     calls = loop.iters_per_epoch // one_call.iters_per_epoch
     venv, step, evaluate = programs(cfg, one_call, env, members.n, n_dev)
+    print(compile_line(one_call, calls, members.n), flush=True)  # the reset compiles in init
+    t_compile = time.time()
     if resume and not members.has_checkpoint():
         print(run_dir.restart_line(out), flush=True)
         resume = False
@@ -223,15 +227,12 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
     stop, start, pace = _StopFlag(), time.time() - wall0, _Pace()
     status, i, first = "finished", start_epoch, True
     while i < n_epochs:
-        if first:
-            print(compile_line(one_call, calls, members.n), flush=True)
-            t = time.time()
         ts, metrics = step(ts)
         parts.append(jax.device_get(metrics))
         rows = members.rows(parts[-1])
         if first:
-            print(f"compiled: the first call took {time.time() - t:.1f} s (compile included)",
-                  flush=True)  # fmt: skip
+            took = time.time() - t_compile
+            print(f"compiled: the env reset and the first call took {took:.1f} s", flush=True)
             first = False
         if (
             rows[0].get("train/learning", 1.0) > 0
@@ -286,10 +287,11 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
 
 
 def compile_line(one_call, calls: int, num_seeds: int) -> str:
-    """Printed before the first call, whose compile can take minutes."""
+    """Printed before the env reset and the first call, whose compiles can take minutes."""
     seeds_part = f" x {num_seeds} seeds" if num_seeds > 1 else ""
     return (
-        f"compiling the training program: {one_call.iters_per_epoch} iteration(s) of "
+        f"compiling the env reset and the training program: {one_call.iters_per_epoch} "
+        f"iteration(s) of "
         f"{one_call.num_envs} envs{seeds_part} per call, {calls} call(s) per log point ..."
     )
 

@@ -108,8 +108,8 @@ def test_calls_of_one_iteration_log_what_one_call_per_epoch_logs(tmp_path, capsy
     capsys.readouterr()
     split = metrics(tiny.run(tmp_path / "s", 2, loop=tiny.LOOP_CALLS)[0])
     printed = capsys.readouterr().out
-    assert "compiling the training program: 1 iteration(s) of 2 envs per call, 4 call(s)" in printed
-    assert "compiled: the first call took" in printed
+    assert "the training program: 1 iteration(s) of 2 envs per call, 4 call(s)" in printed
+    assert "compiled: the env reset and the first call took" in printed
     # An 8-call epoch (same compiled call): warm-up ends at call 4 (8 env steps), the pace is
     # timed from there, and the early line comes at the next call.
     monkeypatch.setattr(runner._Pace, "EARLY_S", 0.0)
