@@ -172,7 +172,7 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
     resume: continue from the newest checkpoint, or from zero when the run has none yet.
     """
     r = _Run(settings, cfg, loop, env, out, resume)
-    stop = runner._StopFlag()
+    stop = runner.StopFlag()
     try:
         status = _loop(r, stop, checkpoint_every, eval_every)
     finally:

@@ -24,8 +24,9 @@ from flowrl_mjx.networks import make_networks
 from launch.common import machine_info
 
 
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop saves and exits after the current call."""
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the loop saves and exits after the current call (this runner) or
+    epoch (host_runner's)."""
 
     def __init__(self):
         self.signal = None
@@ -224,7 +225,7 @@ def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every
             for d, s in zip(members.dirs, members.settings, strict=True)]  # fmt: skip
     per_epoch = loop.num_envs * loop.iters_per_epoch
     n_epochs = -(-settings["total_env_steps"] // per_epoch)
-    stop, start, pace = _StopFlag(), time.time() - wall0, _Pace()
+    stop, start, pace = StopFlag(), time.time() - wall0, _Pace()
     status, i, first = "finished", start_epoch, True
     while i < n_epochs:
         ts, metrics = step(ts)
