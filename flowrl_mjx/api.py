@@ -103,7 +103,29 @@ def resume_settings(path) -> tuple:
     settings["backend"] = stored.get("backend", "mjx")  # runs from before --backend were MJX
     settings["num_seeds"] = stored.get("num_seeds", 1)
     settings["num_devices"] = stored.get("num_devices", 1)
+    settings["wandb"] = stored.get("wandb")  # runs from before --wandb_project had none
     return settings, cfg, loop
+
+
+def wandb_options(settings: dict, resume: bool, project=None, entity=None, group=None) -> None:
+    """Sets settings["wandb"] ({project, entity, group}, or None: no W&B) from --wandb_project,
+    --wandb_entity and --wandb_group. A resume logs to the run's stored W&B run (its id is in
+    the run dir): other W&B options there are refused rather than ignored."""
+    named = (("wandb_project", project), ("wandb_entity", entity), ("wandb_group", group))
+    for key, value in named:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"--{key} takes a name, got {value!r}")
+    if project is None and (entity is not None or group is not None):
+        raise ValueError("--wandb_entity and --wandb_group need --wandb_project")
+    given = None if project is None else dict(project=project, entity=entity, group=group)
+    if not resume:
+        settings["wandb"] = given
+    elif given is not None and given != settings.get("wandb"):
+        stored = settings.get("wandb") or "off"
+        raise ValueError(
+            f"resume keeps the run's W&B settings ({stored}); drop --wandb_project, "
+            "--wandb_entity and --wandb_group or pass the stored ones"
+        )
 
 
 def check_intervals(eval_every, checkpoint_every) -> None:
@@ -127,6 +149,8 @@ def check_memory(cfg, obs_size, action_size, num_seeds=1) -> None:
 def setup(settings: dict, cfg, path, resume: bool, overwrite: bool = False) -> tuple:
     """(env, run dir): loads the task's env (adding obs_size/action_size to `settings`), checks
     the replay fits in memory and creates or checks the run dir. Raises ValueError/OSError."""
+    if settings.get("wandb"):  # the optional extra: say so before loading anything
+        run_files.import_wandb()
     env = host_group.quietly(lambda: envs.load(settings["task"]))
     settings.update(obs_size=env.observation_size, action_size=env.action_size)
     check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
@@ -182,6 +206,9 @@ def train(
     checkpoint_every=10,
     replay_ratio=None,
     num_devices=1,
+    wandb_project=None,
+    wandb_entity=None,
+    wandb_group=None,
     **overrides,
 ) -> RunResult:
     """Trains `task` as `python -m flowrl_mjx.launch --task TASK ...` would and returns a
@@ -196,6 +223,11 @@ def train(
     overwrite=True replaces a run already in run_dir (never a folder that is not a run). The
     other keywords (seed, num_seeds, backend, eval_every, checkpoint_every, num_devices) are
     the CLI's flags of those names (`python -m flowrl_mjx.launch --helpfull`).
+
+    wandb_project (with wandb_entity, wandb_group optional) also logs each row's finite
+    scalars and the settings to Weights & Biases (`pip install -e ".[wandb]"`; WANDB_MODE=offline
+    without a network); a resume logs to the same W&B run. Several seeds: one W&B run per seed,
+    grouped under the run dir's name unless wandb_group is given.
 
     Raises ValueError (a one-line message, what the CLI prints after `error:`) for an unknown
     task or setting, an impossible config, or a run dir that cannot take the run, before
@@ -232,6 +264,7 @@ def train(
                                       num_devices=num_devices,
                                       total_env_steps=total_env_steps)  # fmt: skip
             settings = new_settings(task, seed, name, backend, num_seeds, num_devices, cfg, loop)
+        wandb_options(settings, resume, wandb_project, wandb_entity, wandb_group)
         settings["total_env_steps"] = total_env_steps
         path = None if run_dir is None else os.fspath(run_dir)
         env, out = setup(settings, cfg, path, resume, overwrite)

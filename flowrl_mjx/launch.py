@@ -24,6 +24,7 @@ import sys
 from absl import app, flags, logging
 
 from flowrl_mjx import api, checkpoint, flag_help, presets, runner, sharding, train
+from flowrl_mjx import run_dir as run_files
 from flowrl_mjx.api import FIELDS
 from flowrl_mjx.config import Config
 
@@ -64,6 +65,12 @@ flags.DEFINE_integer("checkpoint_every", 10, "checkpoint every this many epochs 
 flags.DEFINE_enum("backend", "mjx", ["mjx", "dm_control"],
                   "mjx: envs inside the jitted program; dm_control: real dm_control envs stepped "
                   "on the host (flowrl_mjx.host_runner), same agent and outputs")  # fmt: skip
+flags.DEFINE_string("wandb_project", None,
+                    "also log to this Weights & Biases project (pip install -e '.[wandb]'; "
+                    "WANDB_MODE=offline without a network); default: no W&B")  # fmt: skip
+flags.DEFINE_string("wandb_entity", None, "W&B entity (user or team) of --wandb_project")
+flags.DEFINE_string("wandb_group", None,
+                    "W&B group (default: none; --num_seeds > 1: the run dir's name)")  # fmt: skip
 _HELPS = flag_help.helps((Config, train.LoopConfig))  # doc comments + each preset's value
 for _name, _f in FIELDS.items():
     if _f.type in ("tuple", tuple):
@@ -151,6 +158,8 @@ def _main():
             cfg, loop, preset = resolve()
             settings = api.new_settings(FLAGS.task, FLAGS.seed, preset, FLAGS.backend,
                                         FLAGS.num_seeds, FLAGS.num_devices, cfg, loop)  # fmt: skip
+        api.wandb_options(settings, FLAGS.resume, FLAGS.wandb_project, FLAGS.wandb_entity,
+                          FLAGS.wandb_group)  # fmt: skip
         settings["total_env_steps"] = FLAGS.total_env_steps
         env, out = api.setup(settings, cfg, FLAGS.run_dir, FLAGS.resume, FLAGS.overwrite)
     except (UsageError, ValueError, OSError) as e:
@@ -158,7 +167,7 @@ def _main():
     try:
         status = api.start(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
                            FLAGS.eval_every)  # fmt: skip
-    except checkpoint.ResumeError as e:
+    except (checkpoint.ResumeError, run_files.WandbError) as e:  # before training starts
         usage_exit(e)
     code = runner.exit_code(status)
     if code == 1:  # an error: say so where errors go (the status line is on stdout already)

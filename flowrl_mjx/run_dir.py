@@ -1,10 +1,13 @@
-"""The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json."""
+"""The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json,
+and optionally a Weights & Biases run (settings["wandb"], `pip install -e .[wandb]`)."""
 
 import glob
 import json
 import math
 import os
+import secrets
 import shutil
+import string
 import time
 
 import jax
@@ -103,6 +106,18 @@ class RunLog:
         except ImportError:
             self._tb = None
         self.last = {}
+        # After config.json: a W&B start that fails (no login) leaves a run that --resume
+        # restarts, not a folder that a new run refuses.
+        try:
+            self._wandb = _wandb_start(path, settings, resume=resume_steps is not None)
+        except ValueError:
+            self._metrics.close()
+            if self._tb is not None:
+                self._tb.close()
+            raise
+        # W&B keeps its steps increasing and drops (with a console warning) a row below its
+        # last: a resume from a checkpoint older than W&B's last row sends those rows again.
+        self._wandb_next = self._wandb.starting_step if self._wandb is not None else 0
 
     def write(self, env_steps, metrics, start, total, echo=True, rates=None):
         """One log row (its perf/sps: env steps over wall time since the run began, compile
@@ -117,6 +132,9 @@ class RunLog:
             for k, v in tb_scalars(row).items():
                 self._tb.add_scalar(k, v, env_steps)
             self._tb.flush()
+        if self._wandb is not None and env_steps >= self._wandb_next:
+            self._wandb.log(tb_scalars(row), step=env_steps)
+            self._wandb_next = env_steps + 1
         self.last = row
         if not echo:
             return
@@ -130,6 +148,94 @@ class RunLog:
             self._tb.close()
         with open(os.path.join(self.path, "summary.json"), "w") as f:
             json.dump(dict(status=status, final=self.last), f, indent=1)
+        if self._wandb is not None:
+            self._wandb.summary["status"] = status
+            # W&B marks a non-zero exit 'failed': a stopped or interrupted run did not finish
+            self._wandb.finish(exit_code=0 if status == "finished" else 1)
+            self._wandb = None
+
+
+WANDB_ID = "wandb_id"  # the run dir's W&B run id: a --resume logs into the same W&B run
+WANDB_MISSING = "--wandb_project needs `pip install -e .[wandb]`"
+
+
+class WandbError(ValueError):
+    """W&B could not start the run (no login, no network in online mode); one line."""
+
+
+def import_wandb():
+    """The wandb module, or ValueError with the install hint (it is an optional extra)."""
+    try:
+        import wandb
+    except ImportError:
+        raise ValueError(WANDB_MISSING) from None
+    return wandb
+
+
+def wandb_member(options, group_dir, num_seeds):
+    """One seed's W&B options in a multi-seed run: its seeds are grouped, by default under the
+    run dir's name (each seed's W&B run is named after its seed folder, see `_wandb_start`)."""
+    if not options or num_seeds == 1:
+        return options
+    return dict(options, group=options.get("group") or os.path.basename(os.path.abspath(group_dir)))
+
+
+def new_wandb_id() -> str:
+    """A W&B run id as W&B makes them (8 lowercase letters and digits, so 36^8 make a clash in
+    a project unlikely); its helper for this moved between wandb releases."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _wandb_start(path, settings, resume):
+    """The W&B run of `path` when settings["wandb"] asks for one ({project, entity, group}),
+    else None. Its id is stored in path/wandb_id: a resumed run continues that W&B run (a run
+    from zero gets a new one, as its other logs start empty). Named after the run folder; W&B's
+    own console output is off (a run's stdout is our lines); its local files go to the run dir
+    unless WANDB_DIR says where; WANDB_MODE=offline works without a network (`wandb sync`)."""
+    options = settings.get("wandb")
+    if not options:
+        return None
+    # W&B's warnings follow its process-wide settings, read from the environment once, not the
+    # run's own (silent=True below): a user's explicit WANDB_SILENT still wins
+    os.environ.setdefault("WANDB_SILENT", "true")
+    wandb = import_wandb()
+    id_path = os.path.join(path, WANDB_ID)
+    run_id = None
+    if resume and os.path.exists(id_path):
+        with open(id_path) as f:
+            run_id = f.read().strip() or None
+    if run_id is None:
+        run_id = new_wandb_id()
+        with open(id_path, "w") as f:
+            f.write(run_id + "\n")
+    config = {k: v for k, v in settings.items() if k != "wandb"}
+    try:
+        run = wandb.init(
+            project=options["project"],
+            entity=options.get("entity"),
+            group=options.get("group"),
+            name=os.path.basename(os.path.abspath(path)),
+            id=run_id,
+            resume="allow",
+            config=config,
+            dir=None if os.environ.get("WANDB_DIR") else path,
+            reinit="create_new",  # one W&B run per seed, all open in this process
+            settings=wandb.Settings(silent=True, console="off"),
+        )
+    except Exception as e:  # wandb raises several error types; the runner needs one line
+        raise WandbError(
+            f"W&B could not start run {run_id} in project {options['project']}: "
+            f"{' '.join(str(e).split())} (without a login or network: WANDB_MODE=offline)"
+        ) from None
+    if run.disabled:  # WANDB_MODE=disabled: W&B's no-op run
+        where = "disabled (WANDB_MODE)"
+    elif run.offline:  # (run.url would print W&B's 'no URL' warning)
+        where = f"offline; upload it with `wandb sync {run.settings.sync_dir}`"
+    else:
+        where = run.url
+    print(f"W&B run {run.name} ({run_id}): {where}", flush=True)
+    return run
 
 
 def tb_scalars(row) -> dict:
