@@ -199,7 +199,7 @@ def test_obs_norm_normalises_each_sampled_batch_and_never_trains_the_statistics(
     assert not _close(on.params.critic, unnormalised.params.critic)
 
 
-def _chain_replay(key, num_envs=4, iters=32):
+def _chain_replay(key, num_envs=4, iters=64):
     """num_envs envs in lockstep, never ending: each entry's next_obs is the obs `num_envs` slots
     later, so every n-step chain runs to its full length (except the newest entries)."""
     obs = jax.random.normal(key, (iters + 1, num_envs, OBS))
@@ -221,8 +221,12 @@ def test_n_step_changes_the_update_only_where_chains_continue():
     state = init(jax.random.key(0), base, OBS, ACT)
     nets = make_networks(base, OBS, ACT)
 
+    programs = {}  # one compile per config: the two replays share shapes
+
     def run(cfg, buf):
-        out, _ = jax.jit(make_update(cfg, nets, stride=4))(state, buf, jax.random.key(2))
+        if cfg not in programs:
+            programs[cfg] = jax.jit(make_update(cfg, nets, stride=4))
+        out, _ = programs[cfg](state, buf, jax.random.key(2))
         return out.params.critic
 
     three = dataclasses.replace(base, n_step=3)
