@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+import envs
 import flowrl_mjx
 from flowrl_mjx import api
 from tests import tiny
@@ -51,11 +52,20 @@ def notebook(tmp_path_factory):
 
     ns = {"__name__": "__main__"}
     run_dir = str(tmp_path_factory.mktemp("nb") / "quickstart")
-    for tags, source in _code_cells(NOTEBOOK):
-        exec(compile(source, NOTEBOOK, "exec"), ns)
-        if "parameters" in tags:
-            assert ns["TASK"] == "cartpole_balance"
-            ns.update(PARAMS, RUN_DIR=run_dir)
+    load = envs.load
+
+    def tiny_env(name, **overrides):
+        """tests/tiny.py's cartpole (20-step episodes): the training and evaluation programs
+        are then the ones the other tiny tests compile (the default suite pays for them once)."""
+        return tiny.env() if name == tiny.TASK and not overrides else load(name, **overrides)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(envs, "load", tiny_env)
+        for tags, source in _code_cells(NOTEBOOK):
+            exec(compile(source, NOTEBOOK, "exec"), ns)
+            if "parameters" in tags:
+                assert ns["TASK"] == "cartpole_balance"
+                ns.update(PARAMS, RUN_DIR=run_dir)
     plt.close("all")
     return ns
 
