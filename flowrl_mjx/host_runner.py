@@ -5,7 +5,9 @@ jitted `learn_and_act` call (flowrl_mjx.host_train) inserts the transitions, run
 returns the next actions. Everything around it matches flowrl_mjx.runner: one log point per
 `iters_per_epoch` iterations with the same metric keys (plus `perf/host_env_fraction`, the share
 of wall time spent stepping dm_control), evaluation in dm_control episodes (deterministic and
-stochastic), orbax checkpoints, policy.msgpack, summary.json, a clean stop on SIGINT/SIGTERM.
+stochastic), orbax checkpoints, policy.msgpack, summary.json, a clean stop on SIGINT/SIGTERM
+after the current iteration (a stop inside an epoch logs that part of it and checkpoints there;
+the resumed run does the epoch's remaining iterations, so its log has one extra row).
 
 Resume restores the learner exactly (agent, replay, key, step count) but not the envs: dm_control
 env states (physics, task RNG) are not checkpointed, so a resumed run starts fresh episodes (task
@@ -91,7 +93,7 @@ def _restore(ckpt, out, key, cfg, obs_size, action_size):
     if restored is None:
         raise checkpoint.ResumeError(f"--resume: no readable checkpoint in {out}/checkpoints")
     state, meta = restored
-    return host_train.place(state), meta["epoch"], meta["wall_time"]
+    return host_train.place(state), meta["epoch"], meta["wall_time"], meta.get("partial_iters", 0)
 
 
 def _dm_model(task: str, seed: int):
@@ -111,12 +113,13 @@ class _Run:
         self.ckpt = checkpoint.Checkpoints(out)
         key, self.key_eval = jax.random.split(jax.random.PRNGKey(seed))
         self.state, self.start_epoch, wall0 = host_train.init(key, cfg, obs_size, action_size), 0, 0
+        self.partial_iters = 0  # iterations of epoch start_epoch done before a stop inside it
         if resume and not self.ckpt.steps():
             print(run_dir.restart_line(out), flush=True)
             resume = False
         if resume:
-            self.state, self.start_epoch, wall0 = _restore(self.ckpt, out, key, cfg, obs_size,
-                                                           action_size)  # fmt: skip
+            self.state, self.start_epoch, wall0, self.partial_iters = _restore(
+                self.ckpt, out, key, cfg, obs_size, action_size)  # fmt: skip
             steps = int(self.state.env_steps)
             print(runner.resumed_line(out, steps, self.start_epoch), flush=True)
         self.pool = host_env.HostEnvPool(task, loop.num_envs, seed, self.length,
@@ -143,10 +146,11 @@ class _Run:
         self.eval_pool.close()
         self.ckpt.close()
 
-    def epoch(self, tracker, obs, action):
-        """loop.iters_per_epoch iterations; returns (obs, action, metrics)."""
+    def epoch(self, tracker, obs, action, iters: int, stop):
+        """Up to `iters` iterations, fewer when a stop signal arrives (it is checked after each);
+        returns (obs, action, metrics, iterations done)."""
         rows, t_epoch = [], time.time()
-        for _ in range(self.loop.iters_per_epoch):
+        for _ in range(iters):
             t0 = time.perf_counter()
             step = self.pool.step(np.asarray(action))
             tracker.env_time += time.perf_counter() - t0
@@ -156,10 +160,12 @@ class _Run:
             tracker.add(step)
             rows.append(metrics)
             obs = step.obs
-        return obs, action, tracker.epoch_metrics(rows, time.time() - t_epoch)
+            if stop.signal:
+                break
+        return obs, action, tracker.epoch_metrics(rows, time.time() - t_epoch), len(rows)
 
-    def save(self, epoch: int):
-        meta = dict(epoch=epoch, wall_time=time.time() - self.start)
+    def save(self, epoch: int, partial_iters: int = 0):
+        meta = dict(epoch=epoch, wall_time=time.time() - self.start, partial_iters=partial_iters)
         self.ckpt.save(int(self.state.env_steps), self.state, meta)
         policy_io.save_actor(self.out, self.state.agent.params.actor, self.state.agent.obs_norm)
 
@@ -190,11 +196,18 @@ def _loop(r: _Run, stop, checkpoint_every: int, eval_every: int) -> str:
     tracker = _Tracker(r.loop.num_envs)
     obs = r.pool.reset()
     r.state, action = r.prog.start(r.state, obs)
+    done_before = r.partial_iters
     for i in range(r.start_epoch, n_epochs):
-        obs, action, metrics = r.epoch(tracker, obs, action)
+        todo = r.loop.iters_per_epoch - done_before
+        obs, action, metrics, done = r.epoch(tracker, obs, action, todo, stop)
         bad = [k for k, v in metrics.items() if not k.startswith("train/") and not np.isfinite(v)]
         if bad:
             return f"stopped: non-finite {', '.join(bad)} at epoch {i}; last good checkpoint kept"
+        if done < todo:  # stopped inside the epoch: log and keep what it did; resume finishes it
+            r.log.write(int(r.state.env_steps), metrics, r.start, total)
+            r.save(i, partial_iters=done_before + done)
+            return f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
+        done_before = 0
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             k = jax.random.fold_in(r.key_eval, i)  # a function of the epoch: same after a resume
             metrics.update(evaluate(r.prog, r.state.agent, r.eval_pool, k, r.length))

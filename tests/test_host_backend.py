@@ -18,6 +18,7 @@ import flowrl_mjx
 from envs import dmc
 from envs.parity import flat_obs
 from flowrl_mjx import (
+    checkpoint,
     host_env,
     host_group,
     host_runner,
@@ -208,6 +209,26 @@ def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path, capsys):
     assert f"resumed {out} from its checkpoint at env step 48 (epoch 2)" in capsys.readouterr().out
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["env_steps"] for r in rows] == [24, 48, 72]
+
+    class StopAtSixthIteration:  # SIGTERM arriving during the 6th iteration of an epoch
+        reads = 0
+
+        @property
+        def signal(self):
+            self.reads += 1
+            return "SIGTERM" if self.reads >= 6 else None
+
+        def restore(self):
+            pass
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(host_runner.runner, "StopFlag", StopAtSixthIteration)
+        status = host_runner.run(_settings(loop, 120), CFG, loop, tiny_env(), out, True, 1, 1)
+    assert status.startswith("interrupted by SIGTERM")  # after 6 of the epoch's 12 iterations
+    assert checkpoint.Checkpoints(out).steps()[-1] == 84
+    host_runner.run(_settings(loop, 120), CFG, loop, tiny_env(), out, True, 1, 1)
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["env_steps"] for r in rows] == [24, 48, 72, 84, 96, 120]  # the epoch finished
     shutil.rmtree(os.path.join(out, "checkpoints"))  # as if stopped before its first checkpoint
     host_runner.run(_settings(loop, 24), CFG, loop, tiny_env(), out, True, 1, 1)
     assert run_dir.restart_line(out) in capsys.readouterr().out
