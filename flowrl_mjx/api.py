@@ -159,10 +159,25 @@ def setup(settings: dict, cfg, path, resume: bool, overwrite: bool = False) -> t
 
 
 def start(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every) -> str:
-    """Prints the recipe line and trains with the settings' backend; the runner's status."""
+    """Prints the device and recipe lines and trains with the settings' backend; the runner's
+    status."""
+    print(device_line(settings), flush=True)
     print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
     run = host_runner.run if settings["backend"] == "dm_control" else runner.run
     return run(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every)
+
+
+def device_line(settings) -> str:
+    """Where the run computes: the learner's (and, with MJX, the envs') devices, or the host
+    for dm_control's envs."""
+    devices = jax.devices()
+    kind = devices[0].device_kind
+    where = f"device: {jax.default_backend()} ({kind}) x {len(devices)}"
+    if jax.default_backend() == "cpu":
+        where += f", {os.cpu_count()} CPU cores"
+    if settings.get("backend") == "dm_control":
+        where += "; envs: dm_control on the host"
+    return where
 
 
 # --- train -----------------------------------------------------------------------------------

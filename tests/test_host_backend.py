@@ -260,6 +260,10 @@ def test_launch_cli_backend_dm_control_and_sigint_exit_code(tmp_path):
     assert summary["status"].startswith("interrupted by SIGINT"), summary
     assert os.listdir(out / "checkpoints") and os.path.exists(out / "policy.msgpack")
     assert json.load(open(out / "config.json"))["backend"] == "dm_control"
+    assert (
+        stdout.startswith("device: cpu (cpu) x 1, ")
+        and "envs: dm_control on the host" in (stdout.splitlines()[0])
+    )  # the first line: where it computes
     recipe = [line for line in stdout.splitlines() if line.startswith("recipe:")]
     assert recipe == [recipe[0]] and "envs=2 batch=4 K=2 " in recipe[0], stdout[-2000:]
     row = json.loads(open(out / "metrics.jsonl").readline())
