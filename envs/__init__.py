@@ -1,4 +1,4 @@
-"""DMControl-equivalent tasks in MuJoCo MJX (see DESIGN.md section 2).
+"""DMControl-equivalent tasks in MuJoCo MJX (see docs/design.md s2).
 
 import envs
 env = envs.load("cheetah_run")

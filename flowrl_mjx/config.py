@@ -1,7 +1,7 @@
 """The agent's settings: one frozen, typed dataclass, closed over by every factory (never traced).
 
 Fields marked (static) fix shapes, loop counts or code paths: changing one recompiles. Defaults are
-the FlowRL paper's / official code's (DESIGN.md s3) unless a comment says otherwise.
+the FlowRL paper's / official code's (docs/design.md s3) unless a comment says otherwise.
 """
 
 import dataclasses

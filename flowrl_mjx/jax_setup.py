@@ -1,7 +1,7 @@
 """Process-wide JAX settings, applied on import of `envs` and `flowrl_mjx`, and compile options.
 
 - On CPU, jax's asynchronous dispatch can leave a process idle forever once one jitted MJX step is
-  compiled for a third batch size (seen with jax 0.10.2 on 2 cores, DESIGN.md s6); synchronous
+  compiled for a third batch size (seen with jax 0.10.2 on 2 cores, docs/design.md s6); synchronous
   dispatch avoids it at no measurable cost for our large fused programs.
 - XLA:CPU's fusion emitters (on by default in jax 0.8) make MJX kinematics of a large model run
   thousands of times slower when one env (no batch axis, or a batch of one) is stepped inside a

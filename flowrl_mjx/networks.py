@@ -1,4 +1,5 @@
-"""The four FlowRL networks as flax.linen modules, shaped as in the official code (DESIGN.md s3).
+"""The four FlowRL networks as flax.linen modules, shaped as in the official code
+(docs/design.md s3).
 
 - VelocityField v(s, a_t, t): MLP on concat(obs, a_t, t) with t a raw scalar feature;
   each hidden layer is Dense -> LayerNorm -> ELU; linear output of size action_size.

@@ -20,7 +20,7 @@ OBS, ACT, B = 4, 3, 32
 
 
 def np_actor_loss(q_pi, residual, d, valid, mode, lam):
-    """Independent reference, written from the formulas of DESIGN.md s3 / the paper."""
+    """Independent reference, written from the formulas of docs/design.md s3 / the paper."""
     q_pi, residual, d, valid = (np.asarray(x, np.float64) for x in (q_pi, residual, d, valid))
     v = valid > 0
     relu = np.maximum(d, 0.0)

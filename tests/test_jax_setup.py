@@ -2,7 +2,7 @@
 kinematics inside a vmapped loop must run at normal speed
 (compiled through jax_setup.jit_env, which picks the options from the env count).
 
-jax 0.10.2 on a 2-core CPU hung forever at the third size (DESIGN.md s6); flowrl_mjx.jax_setup
+jax 0.10.2 on a 2-core CPU hung forever at the third size (docs/design.md s6); flowrl_mjx.jax_setup
 applies the fix on import. Run in a subprocess so a hang is a failure, not a stuck suite.
 """
 

@@ -1,4 +1,4 @@
-"""Parity with dm_control for every registered task (DESIGN.md section 2).
+"""Parity with dm_control for every registered task (docs/design.md s2).
 
 - obs/reward: on dm_control's exact states (random-action rollouts, two seeds), float32 tolerance;
 - one control step from the same state and action: within the task's `step_tolerance`
