@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from flowrl_mjx import agent, checkpoint, host_env, host_train, policy_io, run_dir, runner
+from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.replay import Transition
 
 
@@ -42,10 +43,9 @@ class _Tracker:
     def epoch_metrics(self, rows: list, wall: float) -> dict:
         """train/* as the MJX epoch reports them; the learner's metrics averaged over rows."""
         rows = jax.device_get(rows)
-        last = ("train/learning", "train/updates")
-        out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in last}
+        out = {k: float(rows[-1][k]) if metric_rules.keeps_last(k) else
+               float(np.mean([r[k] for r in rows])) for k in rows[0]}  # fmt: skip
         finished = self.last_return[np.isfinite(self.last_return)]
-        out.update({k: float(rows[-1][k]) for k in last})
         out.update({
             "train/reward": self.reward_sum / max(self.reward_count, 1),
             "train/episode_return": float(np.mean(finished)) if finished.size else float("nan"),
@@ -200,7 +200,7 @@ def _loop(r: _Run, stop, checkpoint_every: int, eval_every: int) -> str:
     for i in range(r.start_epoch, n_epochs):
         todo = r.loop.iters_per_epoch - done_before
         obs, action, metrics, done = r.epoch(tracker, obs, action, todo, stop)
-        bad = [k for k, v in metrics.items() if not k.startswith("train/") and not np.isfinite(v)]
+        bad = [k for k, v in metrics.items() if metric_rules.stops_run(k) and not np.isfinite(v)]
         if bad:
             return f"stopped: non-finite {', '.join(bad)} at epoch {i}; last good checkpoint kept"
         if done < todo:  # stopped inside the epoch: log and keep what it did; resume finishes it

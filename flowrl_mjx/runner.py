@@ -19,6 +19,7 @@ import numpy as np
 
 from envs.wrappers import VecEnv
 from flowrl_mjx import agent, checkpoint, policy_io, run_dir, seeds, sharding, train
+from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.evaluation import make_evaluate
 from flowrl_mjx.networks import make_networks
 from launch.common import machine_info
@@ -26,7 +27,7 @@ from launch.common import machine_info
 
 class StopFlag:
     """Set by SIGINT/SIGTERM; the loop saves and exits after the current call (this runner) or
-    epoch (host_runner's)."""
+    iteration (host_runner's)."""
 
     def __init__(self):
         self.signal = None
@@ -347,11 +348,10 @@ def exit_code(status: str) -> int:
 
 
 def _non_finite(rows) -> str:
-    """'' or the non-finite loss metrics (train/* may hold NaN by design: no episode ended;
-    eval/* of a diverged policy is a symptom, the losses are the cause)."""
+    """'' or the non-finite metrics that stop a run (flowrl_mjx.metrics.stops_run)."""
     bad = [f"{k}" + (f" (seed index {j})" if len(rows) > 1 else "")
            for j, row in enumerate(rows) for k, v in row.items()
-           if not k.startswith(("train/", "eval/")) and not np.isfinite(v)]  # fmt: skip
+           if metric_rules.stops_run(k) and not np.isfinite(v)]  # fmt: skip
     return ", ".join(bad)
 
 

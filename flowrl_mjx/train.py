@@ -22,6 +22,7 @@ import numpy as np
 
 from envs.wrappers import VecEnv
 from flowrl_mjx import agent, jax_setup, normalizer, policy, replay, update
+from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 
@@ -128,13 +129,11 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
 
 
 def reduce_iterations(metrics: dict, xp=np) -> dict:
-    """Per-iteration (or per-call) metrics, stacked on axis 0, as one log point: train/* at the
-    last one (running counts, the newest finished episodes), train/reward and everything else
-    averaged. Equal-length calls combine into the epoch's values (`xp`: jnp in the program, numpy
-    on the host)."""
-    last = {k: v[-1] for k, v in metrics.items() if k.startswith("train/")}
-    mean = {k: xp.mean(v, axis=0) for k, v in metrics.items() if not k.startswith("train/")}
-    return {**mean, **last, "train/reward": xp.mean(metrics["train/reward"], axis=0)}
+    """Per-iteration (or per-call) metrics, stacked on axis 0, as one log point, by the rules of
+    flowrl_mjx.metrics (train/* at the last one, train/reward and the rest averaged). Equal-length
+    calls combine into the epoch's values (`xp`: jnp in the program, numpy on the host)."""
+    return {k: v[-1] if metric_rules.keeps_last(k) else xp.mean(v, axis=0)
+            for k, v in metrics.items()}  # fmt: skip
 
 
 def _shapes_for(cfg, venv, n):
