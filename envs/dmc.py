@@ -10,6 +10,8 @@ upload only feeds rendering, so there we give the physics a `contexts` of None (
 import functools
 import os
 
+import numpy as np
+
 
 def _no_renderer() -> bool:
     """True when creating a dm_control GL context would raise: no backend found, MUJOCO_GL=disable,
@@ -35,3 +37,9 @@ def load(domain: str, task: str, seed: int, **environment_kwargs):
     if _no_renderer():
         env.physics.__class__ = _without_contexts(type(env.physics))
     return env
+
+
+def flat_obs(obs) -> np.ndarray:
+    """A dm_control observation dict as one flat array, in the dict's (dm_control's) key order:
+    the layout of the MJX tasks' observations."""
+    return np.concatenate([np.asarray(v, np.float64).ravel() for v in obs.values()])

@@ -13,6 +13,7 @@ import numpy as np
 from mujoco import mjx
 
 from envs import dmc
+from envs.dmc import flat_obs
 from flowrl_mjx import jax_setup
 
 
@@ -31,10 +32,6 @@ class DMStep:
 
 def dm_load(env, seed: int):
     return dmc.load(env.domain, env.task, seed)
-
-
-def flat_obs(obs) -> np.ndarray:
-    return np.concatenate([np.asarray(v, np.float64).ravel() for v in obs.values()])
 
 
 def to_dm_action(env, action: np.ndarray) -> np.ndarray:

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from launch.common import machine_info
+    from flowrl_mjx.machine import machine_info
 
     report["machine"] = machine_info()
     with open(os.path.join(args.run_dir, "eval_transfer.json"), "w") as f:

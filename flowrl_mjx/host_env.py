@@ -10,7 +10,7 @@ per transition (`HostStep`):
   must bootstrap) and mid-episode;
 - `valid`: 0 where MuJoCo diverged (dm_control raises PhysicsError) or the obs/reward is not
   finite; that env is reset and the transition must not be learned from.
-Observations are dm_control's, flattened in key order (`envs.parity.flat_obs`), as float32.
+Observations are dm_control's, flattened in key order (`envs.dmc.flat_obs`), as float32.
 
 Where the envs run: in this process (`num_workers=0`) or split over worker processes (spawned,
 one pipe each). Measured on the 2-core development machine (shared with another job): a dm_control

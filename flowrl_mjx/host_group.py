@@ -8,7 +8,7 @@ import difflib
 import numpy as np
 
 from envs import dmc
-from envs.parity import flat_obs
+from envs.dmc import flat_obs
 
 
 @dataclasses.dataclass

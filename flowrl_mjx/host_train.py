@@ -65,7 +65,7 @@ def programs(cfg: Config, num_envs: int, obs_size: int, action_size: int) -> Pro
     learn = update.make_update(cfg, nets, stride=num_envs)
     shapes = jax.eval_shape(
         learn,
-        jax.eval_shape(lambda k: agent._init(k, cfg, obs_size, action_size), jax.random.PRNGKey(0)),
+        jax.eval_shape(lambda k: agent.init(k, cfg, obs_size, action_size), jax.random.PRNGKey(0)),
         jax.eval_shape(lambda: replay.init(cfg.replay_size, obs_size, action_size)),
         jax.random.PRNGKey(0),
     )[1]

@@ -88,7 +88,7 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
 
     def act(obs) -> np.ndarray:
         if isinstance(obs, Mapping):  # the host backend's flattening, so both see the same vector
-            from envs.parity import flat_obs
+            from envs.dmc import flat_obs
 
             obs = flat_obs(obs)
         obs = np.asarray(obs, np.float32)

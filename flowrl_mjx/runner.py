@@ -22,7 +22,7 @@ from flowrl_mjx import agent, checkpoint, policy_io, run_dir, seeds, sharding, t
 from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.evaluation import make_evaluate
 from flowrl_mjx.networks import make_networks
-from launch.common import machine_info
+from flowrl_mjx.machine import machine_info
 
 
 class StopFlag:

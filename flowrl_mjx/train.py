@@ -137,7 +137,7 @@ def reduce_iterations(metrics: dict, xp=np) -> dict:
 
 
 def _shapes_for(cfg, venv, n):
-    a = jax.eval_shape(lambda k: agent._init(k, cfg, venv.observation_size, venv.action_size),
+    a = jax.eval_shape(lambda k: agent.init(k, cfg, venv.observation_size, venv.action_size),
                        jax.random.PRNGKey(0))  # fmt: skip
     r = jax.eval_shape(
         lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size)

@@ -22,7 +22,7 @@ from absl import app, flags
 from mujoco import mjx
 
 import envs
-from envs import parity
+from envs import dmc, parity
 from flowrl_mjx import jax_setup
 from launch.common import header, machine_info
 
@@ -51,7 +51,7 @@ def dm_episode(env, seed: int, first):
     the episode's quantities into the model (escape's terrain, point_mass_hard's directions; an
     unreset model has a flat floor). `first` is the rollout's reset record, checked against."""
     dm_env = parity.dm_load(env, seed)
-    obs = parity.flat_obs(dm_env.reset().observation)
+    obs = dmc.flat_obs(dm_env.reset().observation)
     if not np.array_equal(obs, first.obs):
         raise RuntimeError(f"{env.name} seed {seed}: a fresh reset is not the rollout's episode")
     return dm_env

@@ -14,7 +14,7 @@ import pytest
 
 import flowrl_mjx
 from envs import dmc
-from envs.parity import flat_obs
+from envs.dmc import flat_obs
 from flowrl_mjx import evaluate, host_env, policy_io, video
 from flowrl_mjx.networks import make_networks
 from tests.tiny import CFG, TASK

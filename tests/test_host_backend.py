@@ -16,7 +16,7 @@ from dm_control.rl.control import PhysicsError
 
 import flowrl_mjx
 from envs import dmc
-from envs.parity import flat_obs
+from envs.dmc import flat_obs
 from flowrl_mjx import (
     checkpoint,
     host_env,
@@ -177,7 +177,7 @@ def _settings(loop, steps):
 def _update_metric_keys():
     """The learner's metric names, as the MJX epoch reports them too."""
     prog_learn = host_train.update.make_update(CFG, host_train.make_networks(CFG, 5, 1))
-    a = jax.eval_shape(lambda k: host_train.agent._init(k, CFG, 5, 1), jax.random.PRNGKey(0))
+    a = jax.eval_shape(lambda k: host_train.agent.init(k, CFG, 5, 1), jax.random.PRNGKey(0))
     r = jax.eval_shape(lambda: host_train.replay.init(CFG.replay_size, 5, 1))
     return set(jax.eval_shape(prog_learn, a, r, jax.random.PRNGKey(0))[1])
 
