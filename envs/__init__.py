@@ -5,7 +5,7 @@ env = envs.load("cheetah_run")
 state = env.reset(key); state = env.step(state, action)
 """
 
-from flowrl_mjx import jax_setup as _jax_setup
+from envs import jax_setup as _jax_setup
 
 _jax_setup.configure()
 

@@ -12,10 +12,8 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from envs import dmc
+from envs import dmc, jax_setup
 from envs.dmc import flat_obs
-from flowrl_mjx import jax_setup
-
 
 # Rollout states the one-step checks start from; 0 is dm_control's reset state.
 ONE_STEP_STARTS = (0, 5, 15)

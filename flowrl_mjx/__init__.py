@@ -6,7 +6,7 @@ reads a run dir back (settings, Config, metrics rows, summary, policy); `load_po
 gives act(obs) -> action. All three import their (heavy) modules on first use.
 """
 
-from flowrl_mjx import jax_setup as _jax_setup
+from envs import jax_setup as _jax_setup
 
 _jax_setup.configure()
 

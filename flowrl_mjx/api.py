@@ -28,8 +28,9 @@ import jax
 import numpy as np
 
 import envs
-from flowrl_mjx import host_group, host_runner, presets, runner, sharding, train as train_lib
+from flowrl_mjx import host_group, host_runner, presets, runner, sharding
 from flowrl_mjx import run_dir as run_files
+from flowrl_mjx import train as train_lib
 from flowrl_mjx.config import Config
 
 BACKENDS = ("mjx", "dm_control")

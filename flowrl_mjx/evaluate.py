@@ -52,7 +52,7 @@ def _mjx_programs(task: str, episode_length: int, episodes: int):
     import jax
 
     import envs
-    from flowrl_mjx.jax_setup import jit_env
+    from envs.jax_setup import jit_env
 
     env = envs.load(task, episode_length=episode_length)
     return jit_env(jax.vmap(env.reset), episodes, env), jit_env(jax.vmap(env.step), episodes, env)

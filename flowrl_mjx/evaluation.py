@@ -11,7 +11,8 @@ With cfg.obs_norm the policy sees the observations normalised by the training st
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import jax_setup, normalizer, policy
+from envs import jax_setup
+from flowrl_mjx import normalizer, policy
 
 
 def episode_returns(env, act, key, num_envs: int, episode_length: int):

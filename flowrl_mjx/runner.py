@@ -21,8 +21,8 @@ from envs.wrappers import VecEnv
 from flowrl_mjx import agent, checkpoint, policy_io, run_dir, seeds, sharding, train
 from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.evaluation import make_evaluate
-from flowrl_mjx.networks import make_networks
 from flowrl_mjx.machine import machine_info
+from flowrl_mjx.networks import make_networks
 
 
 class StopFlag:

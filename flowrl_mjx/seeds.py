@@ -13,8 +13,9 @@ per-seed checkpoints are ordinary single-seed checkpoints.
 import jax
 import jax.numpy as jnp
 
+from envs import jax_setup
 from envs.wrappers import VecEnv
-from flowrl_mjx import jax_setup, train
+from flowrl_mjx import train
 from flowrl_mjx.config import Config
 
 AXIS = "seed"  # the vmap axis name of the seeds

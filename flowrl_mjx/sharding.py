@@ -13,7 +13,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from flowrl_mjx import jax_setup, replay, train
+from envs import jax_setup
+from flowrl_mjx import replay, train
 
 AXIS = "devices"
 

@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envs import jax_setup
 from envs.wrappers import VecEnv
-from flowrl_mjx import agent, jax_setup, normalizer, policy, replay, update
+from flowrl_mjx import agent, normalizer, policy, replay, update
 from flowrl_mjx import metrics as metric_rules
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks

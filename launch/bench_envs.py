@@ -25,7 +25,7 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from flowrl_mjx.jax_setup import jit_env, without_fusion_emitters
+from envs.jax_setup import jit_env, without_fusion_emitters
 from launch import bench_rows
 from launch.common import header, machine_info
 

@@ -24,9 +24,9 @@ import jax
 from absl import app, flags
 
 import envs
+from envs.jax_setup import jit_task
 from envs.wrappers import VecEnv
 from flowrl_mjx import presets, train, update
-from flowrl_mjx.jax_setup import jit_task
 from flowrl_mjx.networks import make_networks
 from launch.common import header, machine_info
 

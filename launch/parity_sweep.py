@@ -22,8 +22,7 @@ from absl import app, flags
 from mujoco import mjx
 
 import envs
-from envs import dmc, parity
-from flowrl_mjx import jax_setup
+from envs import dmc, jax_setup, parity
 from launch.common import header, machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task name")

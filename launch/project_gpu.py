@@ -23,7 +23,8 @@ import jax.numpy as jnp
 from absl import app, flags
 
 import envs
-from flowrl_mjx import agent, jax_setup, policy, replay
+from envs import jax_setup
+from flowrl_mjx import agent, policy, replay
 from flowrl_mjx.config import Config
 from flowrl_mjx.networks import make_networks
 from flowrl_mjx.update import make_update

@@ -1,8 +1,8 @@
-"""Regressions of flowrl_mjx.jax_setup: a third batch size must compile without hanging, and MJX
+"""Regressions of envs.jax_setup: a third batch size must compile without hanging, and MJX
 kinematics inside a vmapped loop must run at normal speed
 (compiled through jax_setup.jit_env, which picks the options from the env count).
 
-jax 0.10.2 on a 2-core CPU hung forever at the third size (docs/design.md s6); flowrl_mjx.jax_setup
+jax 0.10.2 on a 2-core CPU hung forever at the third size (docs/design.md s6); envs.jax_setup
 applies the fix on import. Run in a subprocess so a hang is a failure, not a stuck suite.
 """
 
@@ -14,7 +14,7 @@ import textwrap
 import jax
 import pytest
 
-from flowrl_mjx import jax_setup
+from envs import jax_setup
 
 SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp
@@ -49,7 +49,7 @@ LOOP_SCRIPT = textwrap.dedent("""
     import envs
     from mujoco import mjx
     from mujoco.mjx._src import smooth
-    from flowrl_mjx import jax_setup
+    from envs import jax_setup
     env = envs.load("humanoid_CMU_stand")
     kin = jax.vmap(lambda d: smooth.kinematics(env.mjx_model, d))
     # one env (the shape that showed it), in a random pose

@@ -14,8 +14,7 @@ import pytest
 from scipy import stats
 
 import envs
-from envs import parity
-from flowrl_mjx import jax_setup
+from envs import jax_setup, parity
 
 TASKS = envs.names()
 # One-step and reset checks compile MJX programs (tens of seconds to minutes per task on 2 cores):
