@@ -2,8 +2,8 @@
 
     python -m launch.bench_calls --task cheetah_run --num_envs 1024 --iters 10
 
-The runner (flowrl_mjx/runner.py) runs `iters_per_call` iterations per jitted call (auto: one
-on CPU, so that a stop waits for one iteration) and combines the calls of an epoch on the host.
+The runner (flowrl_mjx/runtime/runner.py) runs `iters_per_call` iterations per jitted call (auto:
+one on CPU, so that a stop waits for one iteration) and combines the calls of an epoch on the host.
 This times one epoch of `--iters` iterations as one call against `--iters` calls of one
 iteration, each with and without 3-step targets, for the same task and recipe (the `gpu`
 preset's numbers at --num_envs, 128-wide networks, no warm-up so every iteration learns).
@@ -19,7 +19,8 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from flowrl_mjx import presets, runner, train
+from flowrl_mjx.algorithm import presets, train
+from flowrl_mjx.runtime import runner
 from launch.common import machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")

@@ -5,15 +5,17 @@
         --sections devices --num_devices 1,2 --tag _devices   # several CPU "devices", one machine
 
 Sections (--sections, default all but devices):
-- seeds: one fused epoch of S seeds vmapped in one program (flowrl_mjx.seeds) per S in
+- seeds: one fused epoch of S seeds vmapped in one program (flowrl_mjx.algorithm.seeds) per S in
   --num_seeds; cost ratio = t(S seeds) / (S * t(1 seed)), below 1 when one program of S seeds is
   cheaper than S separate runs (run one after another on the same device).
 - insert: one replay insert of num_envs transitions (jitted, donated, 100 per call) at each of
   --capacities; the ring buffer's insert must not depend on capacity.
-- devices: fused env steps/s with the envs and replay split over D devices (flowrl_mjx.sharding).
+- devices: fused env steps/s with the envs and replay split over D devices
+(flowrl_mjx.algorithm.sharding).
 - host: env steps/s of the same agent and config on real dm_control envs stepped on the host
-  (`--backend dm_control`, flowrl_mjx.host_runner) vs the fused MJX program: the speed-up of MJX.
-Writes results/scaling_<platform><tag>.json and .md (machine, date and command recorded).
+  (`--backend dm_control`, flowrl_mjx.dmc_backend.host_runner) vs the fused MJX program: the
+speed-up of MJX. Writes results/scaling_<platform><tag>.json and .md (machine, date and command
+recorded).
 """
 
 import functools
@@ -28,7 +30,8 @@ from absl import app, flags
 
 import envs
 from envs.wrappers import VecEnv
-from flowrl_mjx import presets, replay, runner, seeds, train
+from flowrl_mjx.algorithm import presets, replay, seeds, train
+from flowrl_mjx.runtime import runner
 from launch.common import header, machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")
@@ -141,7 +144,7 @@ def bench_devices(env) -> list:
 
 def bench_host(env) -> dict:
     """The same config through --backend dm_control's own loop (host_runner._Run.epoch)."""
-    from flowrl_mjx import host_runner
+    from flowrl_mjx.dmc_backend import host_runner
 
     cfg, loop = _configs(num_eval_envs=1)
     settings = dict(

@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 from absl import app, flags
 
-from flowrl_mjx import agent, replay
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
-from flowrl_mjx.update import make_update
+from flowrl_mjx.algorithm import agent, replay
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.update import make_update
 from launch.common import header, machine_info
 
 flags.DEFINE_list("batch_sizes", ["256", "4096", "16384"], "batch sizes to time")

@@ -26,8 +26,8 @@ from absl import app, flags
 import envs
 from envs.jax_setup import jit_task
 from envs.wrappers import VecEnv
-from flowrl_mjx import presets, train, update
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import presets, train, update
+from flowrl_mjx.algorithm.networks import make_networks
 from launch.common import header, machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")

@@ -1,6 +1,6 @@
 """What every benchmark records beside its figures: machine, device, versions, date, command."""
 
-from flowrl_mjx.machine import machine_info  # noqa: F401  (launch scripts import it from here)
+from flowrl_mjx.runtime.machine import machine_info  # noqa: F401  (launch scripts import it from here)
 
 
 def header(info: dict) -> str:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from flowrl_mjx import plot, reference
+from flowrl_mjx.analysis import plot, reference
 from launch.common import header, machine_info
 
 BACKENDS = ("mjx", "dm_control")

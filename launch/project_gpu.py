@@ -24,10 +24,10 @@ from absl import app, flags
 
 import envs
 from envs import jax_setup
-from flowrl_mjx import agent, policy, replay
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
-from flowrl_mjx.update import make_update
+from flowrl_mjx.algorithm import agent, policy, replay
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.update import make_update
 from launch.common import machine_info
 
 FLAGS = flags.FLAGS

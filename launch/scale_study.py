@@ -10,7 +10,7 @@ results/scale/runs/<arm>/ (small; the checkpoints stay in runs/), and everything
 results/scale/runs/ is collected into results/scale/study.json, study.md and one PNG per task.
 
 Gradient updates at a log point are derived from the config: an iteration updates K times once its
-env steps reach the warm-up (flowrl_mjx/train.py), so after j iterations of N envs
+env steps reach the warm-up (flowrl_mjx/algorithm/train.py), so after j iterations of N envs
 updates = K * max(0, j - ceil(warmup / N) + 1).
 """
 
@@ -78,7 +78,7 @@ ARMS = {
     # walker_run at G0's settings.
     "walker_1024_G0": _arm("walker_run", 1024, 409_600, 1, "--batch_size", "1024",
                            "--updates_per_iter", "64", "--lr", "1e-3", *NARROW, *EVERY_40),
-    # G0 with observation normalisation (a labelled extension, flowrl_mjx/normalizer.py).
+    # G0 with observation normalisation (a labelled extension, flowrl_mjx/algorithm/normalizer.py).
     "cheetah_1024_G4_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--batch_size", "1024",
                                     "--updates_per_iter", "64", "--lr", "1e-3", "--obs_norm",
                                     *NARROW, *EVERY_40),

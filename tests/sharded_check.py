@@ -13,7 +13,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 
-from flowrl_mjx import runner, train  # noqa: E402
+from flowrl_mjx.algorithm import train  # noqa: E402
+from flowrl_mjx.runtime import runner
 from tests.tiny import CFG, LOOP, env, train_run  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""Flow conventions, integrator orders and the flow policy's sampling (flowrl_mjx.flow, .policy)."""
+"""Flow conventions, integrator orders and the flow policy's sampling (flowrl_mjx.algorithm.flow,
+.policy)."""
 
 import itertools
 
@@ -7,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx import flow
-from flowrl_mjx.agent import init
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
-from flowrl_mjx.policy import make_flow_action, make_policy, sample_a0
+from flowrl_mjx.algorithm import flow
+from flowrl_mjx.algorithm.agent import init
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.policy import make_flow_action, make_policy, sample_a0
 
 SMALL = {"actor_hidden": (16, 16), "critic_hidden": (16,), "value_hidden": (16,)}
 

@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx import flow, losses
-from flowrl_mjx.agent import init
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
-from flowrl_mjx.policy import sample_a0
-from flowrl_mjx.replay import Transition
+from flowrl_mjx.algorithm import flow, losses
+from flowrl_mjx.algorithm.agent import init
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.policy import sample_a0
+from flowrl_mjx.algorithm.replay import Transition
 
 SMALL = {"actor_hidden": (16, 16), "critic_hidden": (16,), "value_hidden": (16,)}
 OBS, ACT, B = 4, 3, 32

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx import replay
+from flowrl_mjx.algorithm import replay
 
 OBS, ACT = 3, 2
 
@@ -85,9 +85,10 @@ def test_insert_touches_only_batch_rows():
 
 
 def test_insert_under_seed_vmap_stays_in_place():
-    """Several seeds (vmap over the buffers, shared insert position, as flowrl_mjx.seeds does): the
-    insert stays a cond, and its contiguous branch compiles with the seed axis kept in front; the
-    wrapping branch (a scatter) moves it behind the capacity axis, i.e. transposes the buffer."""
+    """Several seeds (vmap over the buffers, shared insert position, as flowrl_mjx.algorithm.seeds
+    does): the insert stays a cond, and its contiguous branch compiles with the seed axis kept in
+    front; the wrapping branch (a scatter) moves it behind the capacity axis, i.e. transposes the
+    buffer."""
     cap, seeds = 7919, 3
     one = replay.init(cap, OBS, ACT)
     data = jax.tree.map(lambda x: jnp.stack([x] * seeds), one.data)

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx import normalizer, replay
-from flowrl_mjx.agent import init
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
-from flowrl_mjx.update import _averaged, make_update
+from flowrl_mjx.algorithm import normalizer, replay
+from flowrl_mjx.algorithm.agent import init
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.update import _averaged, make_update
 
 OBS, ACT = 4, 2
 SMALL = {

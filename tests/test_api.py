@@ -1,5 +1,5 @@
-"""The Python API (flowrl_mjx.api): the example notebook run end to end at tests/tiny.py's size,
-one-line ValueErrors, and the same config.json as the CLI for the same settings."""
+"""The Python API (flowrl_mjx.runtime.api): the example notebook run end to end at tests/tiny.py's
+size, one-line ValueErrors, and the same config.json as the CLI for the same settings."""
 
 import dataclasses
 import json
@@ -13,7 +13,7 @@ import pytest
 
 import envs
 import flowrl_mjx
-from flowrl_mjx import api
+from flowrl_mjx.runtime import api
 from tests import tiny
 
 NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart.ipynb")

@@ -15,8 +15,10 @@ import pytest
 import flowrl_mjx
 from envs import dmc
 from envs.dmc import flat_obs
-from flowrl_mjx import evaluate, host_env, policy_io, video
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.analysis import evaluate, video
+from flowrl_mjx.dmc_backend import host_env
+from flowrl_mjx.runtime import policy_io
 from tests.tiny import CFG, TASK
 
 LENGTH, EPISODES, SEED = 30, 2, 5

@@ -1,4 +1,4 @@
-"""flowrl_mjx.evaluation: one batch holds both ways of acting, each on its own half."""
+"""flowrl_mjx.algorithm.evaluation: one batch holds both ways of acting, each on its own half."""
 
 import dataclasses
 
@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx import evaluation, normalizer
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import evaluation, normalizer
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
 
 EPISODE = 5
 

@@ -15,7 +15,8 @@ import re
 import jax
 import pytest
 
-from flowrl_mjx import runner, seeds, train
+from flowrl_mjx.algorithm import seeds, train
+from flowrl_mjx.runtime import runner
 from tests.tiny import CFG, LOOP, env
 
 # Python callbacks (io_callback, pure_callback, jax.debug) lower to custom calls with these names

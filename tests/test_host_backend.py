@@ -17,18 +17,10 @@ from dm_control.rl.control import PhysicsError
 import flowrl_mjx
 from envs import dmc
 from envs.dmc import flat_obs
-from flowrl_mjx import (
-    checkpoint,
-    host_env,
-    host_group,
-    host_runner,
-    host_train,
-    normalizer,
-    policy,
-    run_dir,
-    train,
-)
-from flowrl_mjx.replay import Transition
+from flowrl_mjx.algorithm import normalizer, policy, train
+from flowrl_mjx.algorithm.replay import Transition
+from flowrl_mjx.dmc_backend import host_env, host_group, host_runner, host_train
+from flowrl_mjx.runtime import checkpoint, run_dir
 from tests.tiny import CFG, CFG_OBS_NORM, TASK
 from tests.tiny import env as tiny_env
 

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import pytest
 
 import envs
-from flowrl_mjx import evaluation, runner, train
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm import evaluation, train
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.runtime import runner
 
 EPISODE = 250
 CFG = Config(actor_hidden=(64, 64), critic_hidden=(64,), value_hidden=(64,), batch_size=128,

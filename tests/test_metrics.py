@@ -1,8 +1,8 @@
-"""The metric rules (flowrl_mjx.metrics) and the reduction that applies them."""
+"""The metric rules (flowrl_mjx.algorithm.metrics) and the reduction that applies them."""
 
 import numpy as np
 
-from flowrl_mjx import metrics, train
+from flowrl_mjx.algorithm import metrics, train
 
 
 def test_rules_by_group():

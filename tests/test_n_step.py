@@ -4,7 +4,7 @@ the replay that the fused epoch fills, and episode ends are found from obs conti
 import jax
 import numpy as np
 
-from flowrl_mjx import replay, train
+from flowrl_mjx.algorithm import replay, train
 from tests import tiny
 
 

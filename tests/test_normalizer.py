@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx import agent, checkpoint, host_train, normalizer, policy, policy_io
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import agent, normalizer, policy
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.dmc_backend import host_train
+from flowrl_mjx.runtime import checkpoint, policy_io
 
 OBS, ACT = 3, 2
 CFG = Config(actor_hidden=(8,), critic_hidden=(8,), value_hidden=(8,), batch_size=4,

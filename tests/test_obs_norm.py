@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx import checkpoint, normalizer, policy, runner, train
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import normalizer, policy, train
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.runtime import checkpoint, runner
 from tests.tiny import CFG, CFG_OBS_NORM, LOOP, PER_EPOCH, env, metrics, programs, train_run
 
 

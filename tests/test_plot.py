@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from flowrl_mjx import plot, reference
+from flowrl_mjx.analysis import plot, reference
 
 TASK = "cheetah_run"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from flowrl_mjx import presets
+from flowrl_mjx.algorithm import presets
 
 ENV_COUNTS = (1, 8, 128, 1024, 4096, 16384)
 

@@ -18,7 +18,8 @@ import pytest
 
 import flowrl_mjx
 from envs import dmc
-from flowrl_mjx import checkpoint, run_dir, runner, train
+from flowrl_mjx.algorithm import train
+from flowrl_mjx.runtime import checkpoint, run_dir, runner
 from tests import tiny
 from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, programs, train_run
 from tests.tiny import env as _env

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx import checkpoint, run_dir, runner, seeds, train
+from flowrl_mjx.algorithm import seeds, train
+from flowrl_mjx.runtime import checkpoint, run_dir, runner
 from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, train_run
 from tests.tiny import env as _env
 

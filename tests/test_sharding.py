@@ -10,7 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from flowrl_mjx import policy_io, sharding
+from flowrl_mjx.algorithm import sharding
+from flowrl_mjx.runtime import policy_io
 from tests.tiny import metrics, train_run
 
 EPOCHS = 3

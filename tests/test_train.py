@@ -7,8 +7,9 @@ from dataclasses import dataclass, fields
 import jax
 import numpy as np
 
-from flowrl_mjx import flag_help, presets, train
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm import presets, train
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.runtime import flag_help
 from tests.tiny import CFG as TINY
 from tests.tiny import LOOP, programs
 

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx import checkpoint, run_dir, runner, train
+from flowrl_mjx.algorithm import train
+from flowrl_mjx.runtime import checkpoint, run_dir, runner
 from tests import tiny
 
 _POISON_ABOVE = 0.8  # a step whose first action component exceeds this goes NaN (~10% of random)

@@ -1,5 +1,5 @@
-"""Optional Weights & Biases logging (settings["wandb"], flowrl_mjx/run_dir.py), in wandb's offline
-mode: what RunLog sends is read back from the offline run's own .wandb file (no network, no
+"""Optional Weights & Biases logging (settings["wandb"], flowrl_mjx/runtime/run_dir.py), in wandb's
+offline mode: what RunLog sends is read back from the offline run's own .wandb file (no network, no
 training); a resume logs to the stored W&B run id; seeds are grouped runs; without wandb
 installed, --wandb_project is one error line."""
 
@@ -17,7 +17,7 @@ import mujoco
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx import api, run_dir, runner
+from flowrl_mjx.runtime import api, run_dir, runner
 
 WANDB = dict(project="flowrl-test", entity=None, group=None)
 SETTINGS = dict(task="cartpole_balance", seed=0, config=dict(lr=3e-4, hidden=(8, 8)), wandb=WANDB)

@@ -6,8 +6,9 @@ import json
 import os
 
 import envs
-from flowrl_mjx import run_dir, runner, train
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm import train
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.runtime import run_dir, runner
 
 TASK = "cartpole_balance"
 CFG = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,

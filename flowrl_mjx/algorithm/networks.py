@@ -17,7 +17,7 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm.config import Config
 
 _LN_EPS = 1e-5  # torch.nn.LayerNorm default
 

@@ -28,10 +28,12 @@ import jax
 import numpy as np
 
 import envs
-from flowrl_mjx import host_group, host_runner, presets, runner, sharding
-from flowrl_mjx import run_dir as run_files
-from flowrl_mjx import train as train_lib
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm import presets, sharding
+from flowrl_mjx.algorithm import train as train_lib
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.dmc_backend import host_group, host_runner
+from flowrl_mjx.runtime import run_dir as run_files
+from flowrl_mjx.runtime import runner
 
 BACKENDS = ("mjx", "dm_control")
 FIELDS = {f.name: f for c in (Config, train_lib.LoopConfig) for f in dataclasses.fields(c)}
@@ -230,8 +232,8 @@ def train(
     """Trains `task` as `python -m flowrl_mjx.launch --task TASK ...` would and returns a
     RunResult once the run ends (finished, interrupted or stopped).
 
-    num_envs, preset, replay_ratio and `overrides` (any field of flowrl_mjx.config.Config or
-    train.LoopConfig, e.g. lr=1e-3, actor_hidden=(64, 64)) set up a new run as the CLI's flags
+    num_envs, preset, replay_ratio and `overrides` (any field of flowrl_mjx.algorithm.config.Config
+    or train.LoopConfig, e.g. lr=1e-3, actor_hidden=(64, 64)) set up a new run as the CLI's flags
     do: the preset's numbers follow from num_envs, overrides replace them. run_dir: a new or
     empty folder (default runs/<task>_s<seed>_<time>). resume=True continues the run in
     run_dir from its newest checkpoint with its stored settings; only total_env_steps applies
@@ -399,7 +401,7 @@ class Run:
     def policy(self, deterministic: bool = True, seed: int = 0, run_seed=None):
         """flowrl_mjx.load_policy of this run: act(obs) -> action. run_seed picks a member of a
         multi-seed run; `seed` seeds the noise a0 of a stochastic policy, as in load_policy."""
-        from flowrl_mjx.policy_io import load_policy
+        from flowrl_mjx.runtime.policy_io import load_policy
 
         if not self.multi_seed:
             self.rows(run_seed)  # checks run_seed, if given, is this run's

@@ -7,9 +7,10 @@ donates the TrainState: an epoch (one log point), or an equal part of one
 (LoopConfig.iters_per_call, so that the host can stop a run between calls); nothing returns to the
 host inside it.
 
-With cfg.obs_norm (flowrl_mjx.normalizer), the policy acts on normalised observations, and each
-iteration merges the env step's new observations (valid rows; warm-up included) into the running
-statistics right after the step, so the K updates and the next action use the same statistics.
+With cfg.obs_norm (flowrl_mjx.algorithm.normalizer), the policy acts on normalised observations,
+and each iteration merges the env step's new observations (valid rows; warm-up included) into the
+running statistics right after the step, so the K updates and the next action use the same
+statistics.
 """
 
 import dataclasses
@@ -22,10 +23,10 @@ import numpy as np
 
 from envs import jax_setup
 from envs.wrappers import VecEnv
-from flowrl_mjx import agent, normalizer, policy, replay, update
-from flowrl_mjx import metrics as metric_rules
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import agent, normalizer, policy, replay, update
+from flowrl_mjx.algorithm import metrics as metric_rules
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +132,9 @@ def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.ins
 
 def reduce_iterations(metrics: dict, xp=np) -> dict:
     """Per-iteration (or per-call) metrics, stacked on axis 0, as one log point, by the rules of
-    flowrl_mjx.metrics (train/* at the last one, train/reward and the rest averaged). Equal-length
-    calls combine into the epoch's values (`xp`: jnp in the program, numpy on the host)."""
+    flowrl_mjx.algorithm.metrics (train/* at the last one, train/reward and the rest averaged).
+    Equal-length calls combine into the epoch's values (`xp`: jnp in the program, numpy on the
+    host)."""
     return {k: v[-1] if metric_rules.keeps_last(k) else xp.mean(v, axis=0)
             for k, v in metrics.items()}  # fmt: skip
 

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 
 from envs import jax_setup
 from envs.wrappers import VecEnv
-from flowrl_mjx import train
-from flowrl_mjx.config import Config
+from flowrl_mjx.algorithm import train
+from flowrl_mjx.algorithm.config import Config
 
 AXIS = "seed"  # the vmap axis name of the seeds
 

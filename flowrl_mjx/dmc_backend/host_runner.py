@@ -1,13 +1,14 @@
 """The host loop of `--backend dm_control`: real dm_control envs, the same FlowRL learner.
 
-Per iteration: the pool (flowrl_mjx.host_env) steps every env with the pending actions, then one
-jitted `learn_and_act` call (flowrl_mjx.host_train) inserts the transitions, runs K updates and
-returns the next actions. Everything around it matches flowrl_mjx.runner: one log point per
-`iters_per_epoch` iterations with the same metric keys (plus `perf/host_env_fraction`, the share
-of wall time spent stepping dm_control), evaluation in dm_control episodes (deterministic and
-stochastic), orbax checkpoints, policy.msgpack, summary.json, a clean stop on SIGINT/SIGTERM
-after the current iteration (a stop inside an epoch logs that part of it and checkpoints there;
-the resumed run does the epoch's remaining iterations, so its log has one extra row).
+Per iteration: the pool (flowrl_mjx.dmc_backend.host_env) steps every env with the pending actions,
+then one jitted `learn_and_act` call (flowrl_mjx.dmc_backend.host_train) inserts the transitions,
+runs K updates and returns the next actions. Everything around it matches
+flowrl_mjx.runtime.runner: one log point per `iters_per_epoch` iterations with the same metric keys
+(plus `perf/host_env_fraction`, the share of wall time spent stepping dm_control), evaluation in
+dm_control episodes (deterministic and stochastic), orbax checkpoints, policy.msgpack,
+summary.json, a clean stop on SIGINT/SIGTERM after the current iteration (a stop inside an epoch
+logs that part of it and checkpoints there; the resumed run does the epoch's remaining iterations,
+so its log has one extra row).
 
 Resume restores the learner exactly (agent, replay, key, step count) but not the envs: dm_control
 env states (physics, task RNG) are not checkpointed, so a resumed run starts fresh episodes (task
@@ -20,9 +21,11 @@ import types
 import jax
 import numpy as np
 
-from flowrl_mjx import agent, checkpoint, host_env, host_train, policy_io, run_dir, runner
-from flowrl_mjx import metrics as metric_rules
-from flowrl_mjx.replay import Transition
+from flowrl_mjx.algorithm import agent
+from flowrl_mjx.algorithm import metrics as metric_rules
+from flowrl_mjx.algorithm.replay import Transition
+from flowrl_mjx.dmc_backend import host_env, host_train
+from flowrl_mjx.runtime import checkpoint, policy_io, run_dir, runner
 
 
 class _Tracker:
@@ -70,8 +73,9 @@ def _policy(prog, agent_state, key, deterministic: bool):
 
 
 def evaluate(prog, agent_state, pool, key, episode_length: int) -> dict:
-    """The MJX evaluation's metrics (flowrl_mjx.evaluation), from dm_control episodes, acting as
-    the agent state's actor (on observations normalised by its statistics under obs_norm)."""
+    """The MJX evaluation's metrics (flowrl_mjx.algorithm.evaluation), from dm_control episodes,
+    acting as the agent state's actor (on observations normalised by its statistics under
+    obs_norm)."""
     det, bad_det = host_env.run_episodes(
         pool, _policy(prog, agent_state, key, True), episode_length
     )

@@ -20,11 +20,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from flowrl_mjx import normalizer, replay
-from flowrl_mjx.agent import AgentState, optimizer
-from flowrl_mjx.config import Config
-from flowrl_mjx.losses import make_losses
-from flowrl_mjx.networks import Networks
+from flowrl_mjx.algorithm import normalizer, replay
+from flowrl_mjx.algorithm.agent import AgentState, optimizer
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.losses import make_losses
+from flowrl_mjx.algorithm.networks import Networks
 
 
 def _averaged(metrics: dict, ran) -> dict:

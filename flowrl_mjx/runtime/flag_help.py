@@ -1,9 +1,10 @@
 """Help text of the CLI's setting flags: each dataclass field's doc comment and preset values.
 
-The comments above (or beside) a field in flowrl_mjx/config.py and train.py are where a setting
-is explained, so `--helpfull` reads them from the source instead of keeping a second copy that
-would drift. Each help ends with the value every preset (flowrl_mjx.presets) gives the field at
-that preset's own env count, e.g. "Transitions per gradient update. (paper: 256, cpu: 128, ...)".
+The comments above (or beside) a field in flowrl_mjx/algorithm/config.py and train.py are where a
+setting is explained, so `--helpfull` reads them from the source instead of keeping a second copy
+that would drift. Each help ends with the value every preset (flowrl_mjx.algorithm.presets) gives
+the field at that preset's own env count, e.g. "Transitions per gradient update. (paper: 256, cpu:
+128, ...)".
 """
 
 import ast
@@ -53,7 +54,7 @@ def _comments(source: str) -> dict:
 
 def preset_values() -> dict:
     """{preset: {field: value}} of every Config and LoopConfig field, at the preset's num_envs."""
-    from flowrl_mjx import presets
+    from flowrl_mjx.algorithm import presets
 
     values = {}
     for name in presets.PRESETS:

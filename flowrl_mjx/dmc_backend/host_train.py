@@ -17,9 +17,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import agent, normalizer, policy, replay, update
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import agent, normalizer, policy, replay, update
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
 
 
 @flax.struct.dataclass

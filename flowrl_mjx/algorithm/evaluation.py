@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from envs import jax_setup
-from flowrl_mjx import normalizer, policy
+from flowrl_mjx.algorithm import normalizer, policy
 
 
 def episode_returns(env, act, key, num_envs: int, episode_length: int):

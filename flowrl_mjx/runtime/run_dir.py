@@ -13,7 +13,7 @@ import time
 import jax
 
 from envs import model_io
-from flowrl_mjx.machine import machine_info
+from flowrl_mjx.runtime.machine import machine_info
 
 
 def device_memory_bytes():

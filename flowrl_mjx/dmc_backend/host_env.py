@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from flowrl_mjx import host_group
+from flowrl_mjx.dmc_backend import host_group
 
 # Independent seed streams: training envs, the runner's eval envs, flowrl_mjx.evaluate's envs.
 TRAIN, EVAL, EVALUATE = 0, 1, 2
@@ -185,7 +185,7 @@ def run_episodes(pool: HostEnvPool, act, episode_length: int):
 
     act(obs (n, obs_size)) -> actions (n, action_size) in [-1, 1]. An env's return stops at its
     first episode end (termination, time limit, or divergence, which is counted), as in the
-    MJX evaluation (flowrl_mjx.evaluation).
+    MJX evaluation (flowrl_mjx.algorithm.evaluation).
     """
     obs = pool.reset()
     total = np.zeros(pool.num_envs, np.float64)

@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx import normalizer, policy
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import normalizer, policy
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
 
 POLICY_FILE = "policy.msgpack"
 

@@ -102,8 +102,8 @@ def build(name: str, replay_ratio=None, **overrides):
     """(Config, LoopConfig) of preset `name` at overrides' num_envs (or the preset's), with
     `overrides` (any field of either) replacing derived numbers. Raises ValueError for an unknown
     preset or field, or an impossible config."""
-    from flowrl_mjx.config import Config
-    from flowrl_mjx.train import LoopConfig
+    from flowrl_mjx.algorithm.config import Config
+    from flowrl_mjx.algorithm.train import LoopConfig
 
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid: {', '.join(sorted(PRESETS))}")

@@ -16,10 +16,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import flow
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import Networks
-from flowrl_mjx.policy import make_flow_action, sample_a0
+from flowrl_mjx.algorithm import flow
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import Networks
+from flowrl_mjx.algorithm.policy import make_flow_action, sample_a0
 
 sg = jax.lax.stop_gradient
 OFFICIAL_W_MIN, OFFICIAL_W_MAX = 1e-3, 1.0  # the official code's clip of the actor weight

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx import flow
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import Networks
+from flowrl_mjx.algorithm import flow
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import Networks
 
 
 def sample_a0(cfg: Config, key, shape):

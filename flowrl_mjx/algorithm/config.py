@@ -60,11 +60,12 @@ class Config:
     a0_clip: float = 1.0
     # (static) n-step TD targets, a labelled extension beyond the paper (FastTD3's, PQN's
     # multi-step returns): the critic and Q_buffer targets sum up to n rewards along one env's
-    # trajectory (flowrl_mjx.replay.n_step_chain); 1 is the paper's one-step target.
+    # trajectory (flowrl_mjx.algorithm.replay.n_step_chain); 1 is the paper's one-step target.
     n_step: int = 1
     # (static) Observation normalisation, a labelled extension beyond the paper (brax SAC's
-    # normalize_observations): running mean/variance of the observations (flowrl_mjx.normalizer),
-    # applied to every network input; off reproduces the paper's agent exactly.
+    # normalize_observations): running mean/variance of the observations
+    # (flowrl_mjx.algorithm.normalizer), applied to every network input; off reproduces the paper's
+    # agent exactly.
     obs_norm: bool = False
 
     def validate(self) -> "Config":

@@ -14,7 +14,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from envs import jax_setup
-from flowrl_mjx import replay, train
+from flowrl_mjx.algorithm import replay, train
 
 AXIS = "devices"
 

@@ -18,11 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.wrappers import VecEnv
-from flowrl_mjx import agent, checkpoint, policy_io, run_dir, seeds, sharding, train
-from flowrl_mjx import metrics as metric_rules
-from flowrl_mjx.evaluation import make_evaluate
-from flowrl_mjx.machine import machine_info
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import agent, seeds, sharding, train
+from flowrl_mjx.algorithm import metrics as metric_rules
+from flowrl_mjx.algorithm.evaluation import make_evaluate
+from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.runtime import checkpoint, policy_io, run_dir
+from flowrl_mjx.runtime.machine import machine_info
 
 
 class StopFlag:
@@ -43,8 +44,8 @@ class StopFlag:
 
 def programs(cfg, loop, env, num_seeds: int = 1, num_devices: int = 1):
     """(VecEnv, jitted epoch, jitted evaluate), built once per (config, env, seeds, devices) in a
-    process. num_seeds > 1: both vmapped over seeds (flowrl_mjx.seeds); num_devices != 1: the
-    epoch compiled for the envs and replay split across devices (flowrl_mjx.sharding)."""
+    process. num_seeds > 1: both vmapped over seeds (algorithm/seeds.py); num_devices != 1: the
+    epoch compiled for the envs and replay split across devices (algorithm/sharding.py)."""
     return _programs(cfg, loop, env, num_seeds, num_devices)  # one cache key however called
 
 
@@ -348,7 +349,7 @@ def exit_code(status: str) -> int:
 
 
 def _non_finite(rows) -> str:
-    """'' or the non-finite metrics that stop a run (flowrl_mjx.metrics.stops_run)."""
+    """'' or the non-finite metrics that stop a run (flowrl_mjx.algorithm.metrics.stops_run)."""
     bad = [f"{k}" + (f" (seed index {j})" if len(rows) > 1 else "")
            for j, row in enumerate(rows) for k, v in row.items()
            if metric_rules.stops_run(k) and not np.isfinite(v)]  # fmt: skip

@@ -74,7 +74,7 @@ def record(task: str, act, path: str, seed: int, episode_length: int, size=(240,
     """
     import imageio
 
-    from flowrl_mjx import host_group
+    from flowrl_mjx.dmc_backend import host_group
 
     group = host_group.EnvGroup(task, [seed], episode_length)
     env = group.envs[0]

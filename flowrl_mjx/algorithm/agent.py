@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from flowrl_mjx import normalizer
-from flowrl_mjx.config import Config
-from flowrl_mjx.networks import make_networks
+from flowrl_mjx.algorithm import normalizer
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.networks import make_networks
 
 
 @flax.struct.dataclass
