@@ -133,8 +133,8 @@ class QuadrupedEscape(QuadrupedBase):
     # acceleration-stage sensors. MuJoCo stepping our patched model equals dm_control's to 1e-11
     # (the patches play no part), and with its contacts filtered as MJX's collider selects them
     # it reproduces MJX's obs to 6e-5 (step 3) and 5e-4 (step 25). Steps with the same contacts
-    # in every substep agree to 2e-5..5e-4. (2026-11-24, scratch scripts; contact counts per
-    # step: launch.parity_sweep.)
+    # in every substep agree to 2e-5..5e-4. (Scratch scripts; contact counts per step:
+    # launch.parity_sweep.)
     step_tolerance = 0.15
 
     def _setup(self):

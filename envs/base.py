@@ -46,8 +46,9 @@ class DMCEnv(BraxEnv):
     # The same for the step from a reset state, where it differs (None: step_tolerance), with
     # its measured reason where it is set.
     reset_step_tolerance: ClassVar[Optional[float]] = None
-    # False where XLA:CPU's fusion emitters make this task's batched programs far slower (measured
-    # where set): on CPU they then compile without them at every env count (jax_setup).
+    # False where XLA:CPU's fusion emitters make this task's batched programs far slower
+    # (figures: results/perf_changes.md): on CPU they then compile without them at every env
+    # count (jax_setup).
     cpu_fusion_emitters: ClassVar[bool] = True
 
     def __init__(

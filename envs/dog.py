@@ -143,8 +143,8 @@ def _add_contact_caps(root: ET.Element) -> None:
 CONTACT_CAPS = model_io.Patch(
     "dog_mjx_contact_caps",
     "MJX collides all 5,557 candidate pairs (3,822 after dog_self_contact_pairs) every step "
-    "into a fixed 35k-row (24k) constraint system (0.6 s per physics step on 2 CPU cores; an "
-    "11 MB Jacobian per env on a GPU). MJX's "
+    "into a fixed 35k-row (24k) constraint system: too slow to train on a CPU, and an 11 MB "
+    "Jacobian per env on a GPU (timing: results/perf_changes.md). MJX's "
     f"own limits keep the {_MAX_GEOM_PAIRS} pairs per collision group nearest by bounding "
     f"sphere and the {_MAX_CONTACT_POINTS} deepest contacts per condim (1,033 rows). Exact while "
     "fewer pairs overlap and fewer contacts are active (measured); native MuJoCo ignores them.",
@@ -257,11 +257,11 @@ SELF_CONTACT_PAIRS = model_io.Patch(
     "(fetch: 6,266 -> 4,531). "
     "Held-out, 14k control steps of 2 other seeds: a pruned pair touched in 4 (tail tip-thigh, "
     "molar-toe; bang-bang and one-bound actions only). With dog_mjx_contact_caps, narrow phase "
-    "after its cull 1,420 -> 1,200 pairs, constraint rows 1,033 as before; one dog_run env on 2 "
-    "contended cores: compile 243 -> 208 s, 22 -> 29 control steps/s; one-step errors vs "
+    "after its cull 1,420 -> 1,200 pairs, constraint rows 1,033 as before; one dog_run env "
+    "compiles and steps faster; one-step errors vs "
     "dm_control unchanged (7 states of seed 0: MJX before and after agree exactly at 6, 1.4e-4 "
     "at one). Native MuJoCo tests explicit pairs outside its broad phase: this model steps "
-    "slower there (2,669 -> 1,177 control steps/s).",
+    "slower there (timings: results/perf_changes.md).",
     xml=_add_self_pairs,
     model=_only_listed_self_pairs,
     changes_dynamics=True,
@@ -427,8 +427,8 @@ class DogFetch(DogStand):
     # model edits (not kept): with the disc's contacts off on both sides: 5e-4,
     # 2e-4, 0.18, 0.40, 0.03, 2e-4 (feet landing within the step). A convex-mesh disc (64-gon
     # prism, box contacts back) gave 1.3, 2e-4, 2.4, 1.3, 0.03, 2e-4: better on three seeds,
-    # worse on the tested one; its cost is unmeasured (this model's step at 64 envs did not
-    # compile within 15 min on 2 cores).
+    # worse on the tested one; its cost is unmeasured (batched dog programs have not been
+    # compiled on a CPU: results/perf_changes.md).
     reset_step_tolerance = 1.0
 
     @classmethod

@@ -20,8 +20,8 @@ class _HumanoidCMU(humanoid.HumanoidBase):
     upright_index = _XMAT_ZY
     # TODO(measure)
     step_tolerance = 1e-3
-    # Vmapped step at 64 envs, 2 CPU cores: 4.5 control steps/s with fusion emitters, 14.7 without
-    # (run, 2026-11-24, results/bench_envs_cpu{,_emitters_off}.md).
+    # Off: XLA:CPU's fusion emitters slow this model's batched step down (figures:
+    # results/perf_changes.md, results/bench_envs_cpu{,_emitters_off}.md).
     cpu_fusion_emitters = False
 
 

@@ -1,20 +1,19 @@
 """Process-wide JAX settings, applied on import of `envs` and `flowrl_mjx`, and compile options.
 
 - On CPU, jax's asynchronous dispatch can leave a process idle forever once one jitted MJX step is
-  compiled for a third batch size (seen with jax 0.10.2 on 2 cores, docs/design.md s6); synchronous
+  compiled for a third batch size (seen with jax 0.10.2, docs/design.md s6); synchronous
   dispatch avoids it at no measurable cost for our large fused programs.
 - XLA:CPU's fusion emitters (on by default in jax 0.8) make MJX kinematics of a large model run
-  thousands of times slower when one env (no batch axis, or a batch of one) is stepped inside a
-  loop: humanoid_CMU's control step (a loop over physics steps) took ~40 s instead of
-  milliseconds, dog's vmapped step at one env minutes instead of 0.06 s (2 cores, 2026-11-24).
-  humanoid_CMU's kinematics loop at a batch of 2 ran at normal speed. Turning the emitters off
-  for the whole process halved update throughput, and env-only steps at 64 and 1024 envs ran
-  5-30% slower without them while one env ran as fast (cheetah, walker, humanoid;
-  results/perf_changes.md). So programs of one env compile without them: `jit_env` picks the
+  orders of magnitude slower when one env (no batch axis, or a batch of one) is stepped inside a
+  loop (humanoid_CMU's control step, a loop over physics steps; dog's vmapped step at one env);
+  humanoid_CMU's kinematics loop at a batch of 2 runs at normal speed. Turning the emitters off
+  for the whole process would slow the updates, and batched env-only steps of most tasks, while
+  one env runs as fast without them (figures: results/perf_changes.md, the fusion-emitter
+  entries). So programs of one env compile without them: `jit_env` picks the
   options from the env count (evaluation.py, evaluate.py, bench_envs), `jit_single_env` is the
   unbatched case (the parity harness).
-- Some tasks hit the slowdown batched too (swimmer15 at 64 envs: 1 control step/s with the
-  emitters, 2,317 without; swimmer6, humanoid_CMU, manipulator, stacker 2-37x): their class sets
+- Some tasks hit the slowdown batched too (swimmer, humanoid_CMU, manipulator, stacker;
+  results/perf_changes.md, results/bench_envs_cpu_emitters_off.md): their class sets
   `cpu_fusion_emitters = False`, and on CPU their env programs and training epoch compile without
   the emitters at every env count (`jit_env(..., env=...)`, and `jit_task` for the training
   epoch and other programs that mix env steps with updates).
@@ -69,7 +68,8 @@ def jit_env(fn, num_envs: Optional[int], env=None, *, emitters: Optional[bool] =
 
 def jit_task(fn, env, **kwargs):
     """jax.jit for a program mixing env steps of `env`'s task with other work (the training
-    epoch): the emitters stay on (updates run 2x slower without them) unless the task says no."""
+    epoch): the emitters stay on (the updates run slower without them, results/perf_changes.md)
+    unless the task says no."""
     return jit_env(fn, num_envs=None, env=env, **kwargs)
 
 

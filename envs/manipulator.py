@@ -52,9 +52,8 @@ class PlanarArm(base.DMCEnv):
 
     control_timestep = 0.01  # dm_control's _CONTROL_TIMESTEP: 10 physics steps of 1 ms
     episode_bodies: ClassVar[tuple] = ()
-    # Manipulator and stacker, vmapped step, 2 CPU cores, control steps/s with / without fusion
-    # emitters: bring_ball 30 / 62 at 64 envs and 23 / 40 at 1024, stack_2 20 / 39 and 13 / 26
-    # (2026-11-24, results/bench_envs_cpu{,_emitters_off}.md).
+    # Off: XLA:CPU's fusion emitters slow the batched steps of manipulator and stacker down
+    # (figures: results/perf_changes.md, results/bench_envs_cpu{,_emitters_off}.md).
     cpu_fusion_emitters = False
 
     def _setup(self):

@@ -81,7 +81,7 @@ def obs_and_reward(env, rec: DMStep):
 @functools.cache
 def _jit_obs_and_reward(env):
     # One compile per task: run op by op, the obs of some tasks (escape's rangefinders over the
-    # terrain) took ~0.5 s per state.
+    # terrain) are slow per state (figures: results/perf_changes.md, "parity.py").
     def obs_and_reward(data, info):
         return env.flatten_obs(env._get_obs(data, info)), env._get_reward(data, info)
 

@@ -26,8 +26,8 @@ _VEL_COLUMNS = np.array([0, 1, 5])  # of each (velocimeter, gyro) row: vx, vy an
 
 
 class _Swimmer(base.DMCEnv):
-    # Vmapped step, 2 CPU cores, control steps/s with / without fusion emitters: swimmer15 at 64
-    # envs 1.0 / 2,317, swimmer6 at 64 envs 169 / 5,377 and at 1024 218 / 8,032 (2026-11-24,
+    # Off: with XLA:CPU's fusion emitters the batched step runs orders of magnitude slower
+    # (swimmer15 worst; figures: results/perf_changes.md,
     # results/bench_envs_cpu{,_emitters_off}.md).
     cpu_fusion_emitters = False
     domain = "swimmer"

@@ -20,7 +20,7 @@ from absl import app, flags
 
 import envs
 from flowrl_mjx.algorithm import presets, train
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime import mjx_backend
 from launch.common import machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")
@@ -38,9 +38,9 @@ def time_variant(env, iters_per_call: int, n_step: int) -> dict:
     cfg, loop = presets.build("gpu", num_envs=FLAGS.num_envs, iters_per_epoch=FLAGS.iters,
                               iters_per_call=iters_per_call, warmup_steps=0, n_step=n_step,
                               replay_size=FLAGS.replay_size, **NARROW)  # fmt: skip
-    one = runner.call_loop(loop)
+    one = mjx_backend.call_loop(loop)
     calls = FLAGS.iters // one.iters_per_epoch
-    venv, step, _ = runner.programs(cfg, one, env)
+    venv, step, _ = mjx_backend.programs(cfg, one, env)
     ts = train.init(jax.random.PRNGKey(0), cfg, one, venv)
 
     def epoch(ts):

@@ -31,7 +31,8 @@ from absl import app, flags
 import envs
 from envs.wrappers import VecEnv
 from flowrl_mjx.algorithm import presets, replay, seeds, train
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime import mjx_backend
+from flowrl_mjx.runtime.run_config import RunConfig
 from launch.common import header, machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")
@@ -128,7 +129,7 @@ def bench_devices(env) -> list:
         if d == 1:
             epoch = train.make_epoch(cfg, loop, venv)
         else:
-            lay = runner.layout(cfg, loop, env, d)
+            lay = mjx_backend.layout(cfg, loop, env, d)
             epoch, state = lay.make_epoch(cfg, loop, venv), lay.put(state)
         first, t = _median_call(epoch, state)
         rows.append(
@@ -143,41 +144,33 @@ def bench_devices(env) -> list:
 
 
 def bench_host(env) -> dict:
-    """The same config through --backend dm_control's own loop (host_runner._Run.epoch)."""
+    """The same config through --backend dm_control's backend (DmcBackend.call, one iteration
+    per call, as the runner calls it)."""
     from flowrl_mjx.dmc_backend import host_runner
 
     cfg, loop = _configs(num_eval_envs=1)
-    settings = dict(
-        task=FLAGS.task,
-        seed=0,
-        preset=FLAGS.preset,
-        backend="dm_control",
-        total_env_steps=10**9,
-        obs_size=env.observation_size,
-        action_size=env.action_size,
-        config=cfg.__dict__,
-        loop=loop.__dict__,
-    )
+    run = RunConfig(task=FLAGS.task, config=cfg, loop=loop, preset=FLAGS.preset,
+                    backend="dm_control", total_env_steps=10**9, obs_size=env.observation_size,
+                    action_size=env.action_size)  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
-        r = host_runner._Run(settings, cfg, loop, env, out, False)
+        backend = host_runner.DmcBackend(run, env, out, False)
         try:
-            tracker = host_runner._Tracker(loop.num_envs)
-            obs = r.pool.reset()
-            r.state, action = r.prog.start(r.state, obs)
+            backend.start(False)
             times = []
             for _ in range(FLAGS.repeats + 1):  # the first includes the compile
                 t0 = time.perf_counter()
-                obs, action, m = r.epoch(tracker, obs, action)
+                calls = [backend.call() for _ in range(backend.calls_per_epoch)]
                 times.append(time.perf_counter() - t0)
+            workers = backend.pool.num_workers
         finally:
-            r.close()
-            r.log.close(status="benchmark")
+            backend.close()
+    m = train.reduce_iterations({k: np.stack([c[k] for c in calls]) for k in calls[0]})
     t = float(np.median(times[1:]))
     return dict(
         host_env_sps=loop.num_envs * FLAGS.iters / t,
         s_per_epoch=t,
-        host_env_fraction=m["perf/host_env_fraction"],
-        workers=r.pool.num_workers,
+        host_env_fraction=float(m["perf/host_env_fraction"]),
+        workers=workers,
     )
 
 

@@ -14,39 +14,52 @@ protocol), the final-return and transfer tables show both. --skip_train rebuilds
 existing run dirs (runs logged before stochastic evaluation: --protocol deterministic).
 """
 
-import argparse
 import json
 import os
 import shlex
 import subprocess
 import sys
 import time
+import types
+
+from absl import flags
 
 from flowrl_mjx.analysis import plot, reference
+from flowrl_mjx.runtime import cli_flags
 from launch.common import header, machine_info
 
 BACKENDS = ("mjx", "dm_control")
 
 
-def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m launch.compare_dmc", description=__doc__)
-    p.add_argument("--task", default="cheetah_run")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--total_env_steps", type=int, default=1_000_000)
-    p.add_argument("--launch_args", default="", help="extra flowrl_mjx.launch flags, both runs")
-    p.add_argument("--episodes", type=int, default=10, help="transfer eval episodes (0: skip)")
-    p.add_argument("--episode_length", type=int, default=1000, help="transfer eval episode length")
-    p.add_argument("--reference_methods", default=None, help="as flowrl_mjx.plot's")
-    p.add_argument(
-        "--protocol",
-        choices=plot.CHOICES,
-        default="stochastic",
-        help="eval returns in the curves and budget table, as flowrl_mjx.plot's (default "
-        "stochastic: the official FlowRL protocol)",
-    )
-    p.add_argument("--out", default=None, help="default results/compare_dmc/<task>_s<seed>")
-    p.add_argument("--skip_train", action="store_true", help="reuse OUT/mjx and OUT/dm_control")
-    args = p.parse_args(argv)
+# Its own FlagValues (not absl's global FLAGS): it imports flowrl_mjx.analysis.plot, whose flags
+# --out and --protocol it shares (flowrl_mjx.runtime.cli_flags).
+FLAGS = cli_flags.flag_values(__doc__)
+flags.DEFINE_string("task", "cheetah_run", "task name (see envs.names())", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "random seed of both runs and the transfer eval", flag_values=FLAGS)
+flags.DEFINE_integer("total_env_steps", 1_000_000, "env steps each backend trains for",
+                     flag_values=FLAGS)  # fmt: skip
+flags.DEFINE_string("launch_args", "", "extra flowrl_mjx.launch flags, both runs",
+                    flag_values=FLAGS)  # fmt: skip
+flags.DEFINE_integer("episodes", 10, "transfer eval episodes (0: skip)", flag_values=FLAGS)
+flags.DEFINE_integer("episode_length", 1000, "transfer eval episode length", flag_values=FLAGS)
+flags.DEFINE_list("reference_methods", None, "as flowrl_mjx.plot's", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "protocol",
+    "stochastic",
+    list(plot.CHOICES),
+    "eval returns in the curves and budget table, as flowrl_mjx.plot's (default "
+    "stochastic: the official FlowRL protocol)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("out", None, "default results/compare_dmc/<task>_s<seed>", flag_values=FLAGS)
+flags.DEFINE_bool("skip_train", False, "reuse OUT/mjx and OUT/dm_control", flag_values=FLAGS)
+
+
+def parse(argv=None):
+    """The settings of `argv` (None: the command line's) as attributes, with the command as typed
+    and the output folder filled in; bad input: one line, exit code 2."""
+    cli_flags.parse_argv(FLAGS, argv)
+    args = types.SimpleNamespace(**cli_flags.values(FLAGS))
     # the command as typed (shell-quoted): machine_info's plain join loses --launch_args' quotes
     typed = sys.argv[1:] if argv is None else argv
     args.command = "python -m launch.compare_dmc " + shlex.join(typed)
@@ -98,7 +111,7 @@ def _final(run_dir: str) -> dict:
 def report(args, runs: dict, gap) -> dict:
     """compare.json's content (plots written into args.out on the way)."""
     dirs = [os.path.join(args.out, b) for b in BACKENDS]
-    methods = args.reference_methods.split(",") if args.reference_methods else None
+    methods = args.reference_methods or None
     plotted = plot.plot_runs(dirs, args.out, reference.default_path(), methods, args.protocol)
     final = {b: _final(d) for b, d in zip(BACKENDS, dirs, strict=True)}
     walls = [final[b].get("wall_time") for b in BACKENDS]

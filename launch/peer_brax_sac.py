@@ -35,7 +35,6 @@ versions, command, config, curve; rewritten after each callback so a stopped run
 and prints when the return first reached --threshold (500).
 """
 
-import argparse
 import functools
 import importlib.metadata
 import inspect
@@ -45,36 +44,43 @@ import shlex
 import statistics
 import sys
 import time
+import types
+
+from absl import flags
+
+from flowrl_mjx.runtime import cli_flags
 
 ENV_NAME = "CheetahRun"
 NUM_EVAL_ENVS = 128  # brax SAC's default; Playground's config does not set it
 EXTRA_PACKAGES = ("playground", "warp-lang", "ml_collections")
 
 
+# Its own FlagValues (not absl's global FLAGS), so it imports beside other entry points that
+# define --seed and --out too (flowrl_mjx.runtime.cli_flags).
+FLAGS = cli_flags.flag_values(__doc__)
+flags.DEFINE_integer("seed", 0, "random seed of brax's SAC", flag_values=FLAGS)
+flags.DEFINE_integer("num_timesteps", None, "default: the config's (10M)", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "num_evals",
+    None,
+    "progress callbacks incl. the one at step 0 (default: the config's, 10)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool(
+    "deterministic_eval",
+    False,
+    "evaluate the mean action (default: stochastic, as Playground's config)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_float("threshold", 500.0, "return whose first pass is printed", flag_values=FLAGS)
+flags.DEFINE_string("out", os.path.join("results", "peer"), "output folder", flag_values=FLAGS)
+
+
 def parse(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m launch.peer_brax_sac",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num_timesteps", type=int, default=None, help="default: the config's (10M)")
-    p.add_argument(
-        "--num_evals",
-        type=int,
-        default=None,
-        help="progress callbacks incl. the one at step 0 (default: the config's, 10)",
-    )
-    p.add_argument(
-        "--deterministic_eval",
-        action="store_true",
-        help="evaluate the mean action (default: stochastic, as Playground's config)",
-    )
-    p.add_argument(
-        "--threshold", type=float, default=500.0, help="return whose first pass is printed"
-    )
-    p.add_argument("--out", default=os.path.join("results", "peer"), help="output folder")
-    args = p.parse_args(argv)
+    """The settings of `argv` (None: the command line's) as attributes, with the command as
+    typed; bad input: one line, exit code 2."""
+    cli_flags.parse_argv(FLAGS, argv)
+    args = types.SimpleNamespace(**cli_flags.values(FLAGS))
     typed = sys.argv[1:] if argv is None else argv
     args.command = "python -m launch.peer_brax_sac " + shlex.join(typed)
     return args
@@ -291,11 +297,12 @@ def report(record: dict, path: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     args = parse(argv)
     record = run(args)
     print(report(record, out_path(args.out, args.seed)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

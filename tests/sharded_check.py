@@ -14,7 +14,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 
 from flowrl_mjx.algorithm import train  # noqa: E402
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime import mjx_backend, runner
 from tests.tiny import CFG, LOOP, env, train_run  # noqa: E402
 
 
@@ -28,9 +28,11 @@ def _replay_collectives(hlo: str) -> list:
 
 def main(out: str, epochs: int):
     train_run(out, epochs, seed=5, num_devices=2)
-    lay = runner.layout(CFG, LOOP, env(), 2)
-    ts = lay.put(train.init(jax.random.PRNGKey(0), CFG, LOOP, runner.programs(CFG, LOOP, env())[0]))
-    hlo = runner.programs(CFG, LOOP, env(), 1, 2)[1].lower(ts).compile().as_text()
+    lay = mjx_backend.layout(CFG, LOOP, env(), 2)
+    ts = lay.put(
+        train.init(jax.random.PRNGKey(0), CFG, LOOP, mjx_backend.programs(CFG, LOOP, env())[0])
+    )
+    hlo = mjx_backend.programs(CFG, LOOP, env(), 1, 2)[1].lower(ts).compile().as_text()
     try:
         runner.sharding.check_divisible(lay.mesh, 3, 256)
         error = ""

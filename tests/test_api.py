@@ -13,7 +13,7 @@ import pytest
 
 import envs
 import flowrl_mjx
-from flowrl_mjx.runtime import api
+from flowrl_mjx.runtime.run_config import RunConfig
 from tests import tiny
 
 NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart.ipynb")
@@ -136,12 +136,12 @@ def test_train_and_cli_write_the_same_config(notebook):
         args += [f"--{k}", ",".join(map(str, v)) if isinstance(v, tuple) else str(v)]
     code = (
         "import dataclasses, json, sys\n"
-        "from flowrl_mjx import api, launch\n"
-        "launch.FLAGS(['launch', *sys.argv[1:]])\n"
-        "cfg, loop, preset = launch.resolve()\n"
-        "s = api.new_settings(launch.FLAGS.task, launch.FLAGS.seed, preset, launch.FLAGS.backend,\n"
-        "                     launch.FLAGS.num_seeds, launch.FLAGS.num_devices, cfg, loop)\n"
-        "print('SETTINGS ' + json.dumps(s))\n"
+        "from flowrl_mjx.runtime import api, cli\n"
+        "cli.FLAGS(['launch', *sys.argv[1:]])\n"
+        "cfg, loop, preset = cli.resolve()\n"
+        "r = api.new_run(cli.FLAGS.task, cli.FLAGS.seed, preset, cli.FLAGS.backend,\n"
+        "                cli.FLAGS.num_seeds, cli.FLAGS.num_devices, cfg, loop)\n"
+        "print('SETTINGS ' + json.dumps(r.to_json()))\n"
     )
     env = dict(os.environ, JAX_PLATFORMS="cpu", MUJOCO_GL="disable")
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
@@ -154,4 +154,5 @@ def test_train_and_cli_write_the_same_config(notebook):
         assert cli[key] == stored[key], key
     # and both are what the API's Config/LoopConfig are
     assert stored["config"] == json.loads(json.dumps(dataclasses.asdict(tiny.CFG)))
-    assert api.configs(stored) == (tiny.CFG, tiny.LOOP)
+    run = RunConfig.from_json(stored)
+    assert (run.config, run.loop) == (tiny.CFG, tiny.LOOP)

@@ -1,8 +1,8 @@
 """GPU readiness without a GPU: the fused training epoch exports for CUDA on a CPU-only machine.
 
 jax.export lowers a jitted function for a platform that is not present, so this checks, before
-anyone rents a GPU, that the program training runs (runner.programs: one jitted, donating epoch;
-vmapped over seeds for --num_seeds) lowers for CUDA, keeps every step on the device (no host
+anyone rents a GPU, that the program training runs (mjx_backend.programs: one jitted, donating
+epoch; vmapped over seeds for --num_seeds) lowers for CUDA, keeps every step on the device (no host
 callback or transfer anywhere in it), is still one loop (the lax.scan over iterations), and
 donates its whole TrainState. (With jax 0.8.2 and mujoco-mjx 3.17 the only custom call in it is
 cusolver_potrf_ffi, a cuSOLVER Cholesky on the device: MJX's mass-matrix factorisation and
@@ -16,7 +16,7 @@ import jax
 import pytest
 
 from flowrl_mjx.algorithm import seeds, train
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime import mjx_backend
 from tests.tiny import CFG, LOOP, env
 
 # Python callbacks (io_callback, pure_callback, jax.debug) lower to custom calls with these names
@@ -29,7 +29,7 @@ HOST_TRANSFERS = ("stablehlo.send", "stablehlo.recv", "stablehlo.outfeed", "stab
 
 @functools.cache
 def _single_state() -> train.TrainState:
-    venv = runner.programs(CFG, LOOP, env())[0]
+    venv = mjx_backend.programs(CFG, LOOP, env())[0]
     return jax.eval_shape(lambda k: train.init(k, CFG, LOOP, venv), jax.random.PRNGKey(0))
 
 
@@ -59,7 +59,7 @@ def _main_args(text: str) -> list:
 # The 2-seed export adds ~25 s to the default suite; it runs with -m slow.
 @pytest.mark.parametrize("num_seeds", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_epoch_exports_for_cuda_without_host_callbacks(num_seeds):
-    epoch = runner.programs(CFG, LOOP, env(), num_seeds)[1]
+    epoch = mjx_backend.programs(CFG, LOOP, env(), num_seeds)[1]
     ts = _abstract_state(num_seeds)
     exported = jax.export.export(epoch, platforms=["cuda"])(ts)
     assert exported.platforms == ("cuda",)

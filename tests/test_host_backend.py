@@ -17,10 +17,11 @@ from dm_control.rl.control import PhysicsError
 import flowrl_mjx
 from envs import dmc
 from envs.dmc import flat_obs
-from flowrl_mjx.algorithm import normalizer, policy, train
+from flowrl_mjx.algorithm import learner, normalizer, train
 from flowrl_mjx.algorithm.replay import Transition
-from flowrl_mjx.dmc_backend import host_env, host_group, host_runner, host_train
-from flowrl_mjx.runtime import checkpoint, run_dir
+from flowrl_mjx.dmc_backend import host_env, host_group, host_train
+from flowrl_mjx.runtime import checkpoint, run_dir, runner
+from flowrl_mjx.runtime.run_config import RunConfig
 from tests.tiny import CFG, CFG_OBS_NORM, TASK
 from tests.tiny import env as tiny_env
 
@@ -154,32 +155,28 @@ def test_learner_merges_stepped_observations_under_obs_norm():
     np.testing.assert_allclose(stats.mean, rows.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(stats.var, rows.var(0), rtol=1e-4, atol=1e-7)
     actor, key = state.agent.params.actor, jax.random.PRNGKey(2)
-    act = policy.make_policy(cfg, host_train.make_networks(cfg, pool.obs_size, pool.action_size))
+    act = learner.build(cfg, pool.obs_size, pool.action_size).act
     want = act(actor, normalizer.normalize(stats, obs), key, deterministic=True)
     np.testing.assert_allclose(prog.act(actor, stats, obs, key, True), want, rtol=1e-5, atol=1e-6)
 
 
-def _settings(loop, steps):
+def _run(loop, steps, out, resume):
     env = tiny_env()
-    return dict(task=TASK, seed=3, preset="test", backend="dm_control", total_env_steps=steps,
-                obs_size=env.observation_size, action_size=env.action_size,
-                config=dataclasses.asdict(CFG), loop=dataclasses.asdict(loop))  # fmt: skip
+    run = RunConfig(task=TASK, config=CFG, loop=loop, seed=3, preset="test", backend="dm_control",
+                    total_env_steps=steps, eval_every=1, checkpoint_every=1,
+                    obs_size=env.observation_size, action_size=env.action_size)  # fmt: skip
+    return runner.run(run, env, out, resume)
 
 
 def _update_metric_keys():
     """The learner's metric names, as the MJX epoch reports them too."""
-    prog_learn = host_train.update.make_update(CFG, host_train.make_networks(CFG, 5, 1))
-    a = jax.eval_shape(lambda k: host_train.agent.init(k, CFG, 5, 1), jax.random.PRNGKey(0))
-    r = jax.eval_shape(lambda: host_train.replay.init(CFG.replay_size, 5, 1))
-    return set(jax.eval_shape(prog_learn, a, r, jax.random.PRNGKey(0))[1])
+    return set(learner.build(CFG, 5, 1).no_metrics)
 
 
 def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path, capsys):
     loop = train.LoopConfig(num_envs=2, iters_per_epoch=12, num_eval_envs=2)
     out = run_dir.prepare(str(tmp_path / "run"), TASK, 3, False)
-    assert host_runner.run(_settings(loop, 48), CFG, loop, tiny_env(), out, False, 1, 1) == (
-        "finished"
-    )
+    assert _run(loop, 48, out, False) == ("finished")
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     train_keys = {"train/reward", "train/nan_resets", "train/episode_return", "train/learning"}
     mjx_keys = _update_metric_keys() | train_keys | {"env_steps", "wall_time", "perf/sps"}
@@ -197,7 +194,7 @@ def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path, capsys):
     act = flowrl_mjx.load_policy(out)
     assert act(np.zeros(5)).shape == (1,)
     capsys.readouterr()
-    host_runner.run(_settings(loop, 72), CFG, loop, tiny_env(), out, True, 1, 1)
+    _run(loop, 72, out, True)
     assert f"resumed {out} from its checkpoint at env step 48 (epoch 2)" in capsys.readouterr().out
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["env_steps"] for r in rows] == [24, 48, 72]
@@ -214,15 +211,16 @@ def test_host_run_writes_the_mjx_outputs_and_resumes(tmp_path, capsys):
             pass
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(host_runner.runner, "StopFlag", StopAtSixthIteration)
-        status = host_runner.run(_settings(loop, 120), CFG, loop, tiny_env(), out, True, 1, 1)
+        patch.setattr(runner, "StopFlag", StopAtSixthIteration)
+        status = _run(loop, 120, out, True)
     assert status.startswith("interrupted by SIGTERM")  # after 6 of the epoch's 12 iterations
     assert checkpoint.Checkpoints(out).steps()[-1] == 84
-    host_runner.run(_settings(loop, 120), CFG, loop, tiny_env(), out, True, 1, 1)
+    _run(loop, 120, out, True)
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
-    assert [r["env_steps"] for r in rows] == [24, 48, 72, 84, 96, 120]  # the epoch finished
+    # the resume finished the stopped epoch: one row for it, as without the stop
+    assert [r["env_steps"] for r in rows] == [24, 48, 72, 96, 120]
     shutil.rmtree(os.path.join(out, "checkpoints"))  # as if stopped before its first checkpoint
-    host_runner.run(_settings(loop, 24), CFG, loop, tiny_env(), out, True, 1, 1)
+    _run(loop, 24, out, True)
     assert run_dir.restart_line(out) in capsys.readouterr().out
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["env_steps"] for r in rows] == [24]

@@ -12,7 +12,7 @@ import pytest
 import envs
 from flowrl_mjx.algorithm import evaluation, train
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime import mjx_backend
 
 EPISODE = 250
 CFG = Config(actor_hidden=(64, 64), critic_hidden=(64,), value_hidden=(64,), batch_size=128,
@@ -34,7 +34,7 @@ def _random_policy_return(env, key, n: int = 8):
 def test_returns_rise_well_above_random_on_cartpole_balance():
     env = envs.load("cartpole_balance", episode_length=EPISODE)
     random_return = _random_policy_return(env, jax.random.PRNGKey(9))
-    venv, epoch, evaluate = runner.programs(CFG, LOOP, env)
+    venv, epoch, evaluate = mjx_backend.programs(CFG, LOOP, env)
     ts = train.init(jax.random.PRNGKey(0), CFG, LOOP, venv)
     for _ in range(6):
         ts, _ = epoch(ts)

@@ -126,7 +126,8 @@ def test_checkpoint_from_before_the_statistics_restores(tmp_path):
 def test_launch_flag_and_recipe_line():
     """--obs_norm / --noobs_norm (absl bool flags, in a fresh process: flags are global)."""
     code = (
-        "import sys; from flowrl_mjx import launch, presets\n"
+        "import sys; from flowrl_mjx.algorithm import presets\n"
+        "from flowrl_mjx.runtime import cli as launch\n"
         "for args in ([], ['--obs_norm'], ['--noobs_norm']):\n"
         "    launch.FLAGS.unparse_flags(); launch.FLAGS(['launch', '--num_envs', '8', *args])\n"
         "    cfg, loop, name = launch.resolve()\n"

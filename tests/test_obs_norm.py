@@ -9,7 +9,7 @@ import pytest
 import flowrl_mjx
 from flowrl_mjx.algorithm import normalizer, policy, train
 from flowrl_mjx.algorithm.networks import make_networks
-from flowrl_mjx.runtime import checkpoint, runner
+from flowrl_mjx.runtime import checkpoint, mjx_backend
 from tests.tiny import CFG, CFG_OBS_NORM, LOOP, PER_EPOCH, env, metrics, programs, train_run
 
 
@@ -73,9 +73,9 @@ def test_on_statistics_track_the_observations_and_travel_with_policy_and_checkpo
     np.testing.assert_allclose(flowrl_mjx.load_policy(straight)(obs), want, rtol=1e-5, atol=1e-6)
     # Resume continues exactly (the statistics are part of the checkpointed state).
     train_run(tmp_path / "b", 1, cfg=CFG_OBS_NORM)
-    compiled = runner.programs(CFG_OBS_NORM, LOOP, env())[1]._cache_size()
+    compiled = mjx_backend.programs(CFG_OBS_NORM, LOOP, env())[1]._cache_size()
     resumed = train_run(tmp_path / "b", epochs, cfg=CFG_OBS_NORM, resume=True)
-    assert runner.programs(CFG_OBS_NORM, LOOP, env())[1]._cache_size() == compiled
+    assert mjx_backend.programs(CFG_OBS_NORM, LOOP, env())[1]._cache_size() == compiled
     for a, b in zip(rows, metrics(resumed), strict=True):
         for k, v in a.items():
             if k not in ("wall_time", "perf/sps"):

@@ -19,7 +19,7 @@ import pytest
 import flowrl_mjx
 from envs import dmc
 from flowrl_mjx.algorithm import train
-from flowrl_mjx.runtime import checkpoint, run_dir, runner
+from flowrl_mjx.runtime import checkpoint, mjx_backend, run_dir, runner
 from tests import tiny
 from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, programs, train_run
 from tests.tiny import env as _env
@@ -66,7 +66,7 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path):
             with open(os.path.join(root, name), "r+b") as f:
                 f.truncate(3)
     env = _env()
-    venv, _, _ = runner.programs(CFG, LOOP, env)
+    venv, _, _ = mjx_backend.programs(CFG, LOOP, env)
     import jax
 
     abstract = jax.eval_shape(lambda k: train.init(k, CFG, LOOP, venv), jax.random.PRNGKey(0))
@@ -104,7 +104,9 @@ def test_calls_of_one_iteration_log_what_one_call_per_epoch_logs(tmp_path, capsy
     """The CPU default runs one iteration per jitted call (so that a stop waits for one
     iteration, not an epoch); its log rows match the one-call-per-epoch program's. A long first
     epoch prints one early progress line from the timed calls (here due at once)."""
-    assert runner.call_loop(tiny.LOOP_CALLS).iters_per_epoch == 1  # CPU: one iteration per call
+    assert (
+        mjx_backend.call_loop(tiny.LOOP_CALLS).iters_per_epoch == 1
+    )  # CPU: one iteration per call
     whole = metrics(tiny.run(tmp_path / "w", 2)[0])
     capsys.readouterr()
     split = metrics(tiny.run(tmp_path / "s", 2, loop=tiny.LOOP_CALLS)[0])
@@ -131,7 +133,7 @@ def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monk
     """SIGTERM after the 6th call (the 2nd of epoch 2): a checkpoint at that env step holding the
     epoch's calls so far; --resume logs exactly what the uninterrupted run logs."""
     straight = metrics(tiny.run(tmp_path / "a", 3, loop=tiny.LOOP_CALLS)[0])
-    build = runner._programs
+    build = mjx_backend._programs
 
     def signalling(*args):
         venv, step, evaluate = build(*args)
@@ -145,9 +147,9 @@ def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monk
 
         return venv, counted, evaluate
 
-    monkeypatch.setattr(runner, "_programs", signalling)
+    monkeypatch.setattr(mjx_backend, "_programs", signalling)
     out, status = tiny.run(tmp_path / "b", 3, loop=tiny.LOOP_CALLS)
-    monkeypatch.setattr(runner, "_programs", build)
+    monkeypatch.setattr(mjx_backend, "_programs", build)
     assert status.startswith("interrupted by SIGTERM") and len(metrics(out)) == 1
     assert checkpoint.Checkpoints(out).steps() == [PER_EPOCH, PER_EPOCH + 2 * tiny.LOOP.num_envs]
     resumed = metrics(tiny.run(tmp_path / "b", 3, resume=True, loop=tiny.LOOP_CALLS)[0])
@@ -155,13 +157,12 @@ def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monk
 
 
 def test_a_long_cpu_run_names_the_cpu_sized_command():
-    settings = {"task": "cheetah_run", "preset": "gpu"}
-    line = runner.long_run_line(settings, 5 * 3600.0, "cpu")
+    line = runner.long_run_line("cheetah_run", "gpu", 5 * 3600.0, "cpu")
     assert line.startswith("note: at this pace the run needs ~5.0 h more on this CPU")
     assert line.endswith("python -m flowrl_mjx.launch --task cheetah_run --preset cpu")
-    assert runner.long_run_line(settings, 5 * 3600.0, "gpu") == ""
-    assert runner.long_run_line(settings, 3600.0, "cpu") == ""
-    assert runner.long_run_line(dict(settings, preset="cpu"), 5 * 3600.0, "cpu") == ""
+    assert runner.long_run_line("cheetah_run", "gpu", 5 * 3600.0, "gpu") == ""
+    assert runner.long_run_line("cheetah_run", "gpu", 3600.0, "cpu") == ""
+    assert runner.long_run_line("cheetah_run", "cpu", 5 * 3600.0, "cpu") == ""
 
 
 def test_exit_codes_of_statuses():

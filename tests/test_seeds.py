@@ -9,7 +9,7 @@ import pytest
 
 import flowrl_mjx
 from flowrl_mjx.algorithm import seeds, train
-from flowrl_mjx.runtime import checkpoint, run_dir, runner
+from flowrl_mjx.runtime import checkpoint, mjx_backend, run_dir
 from tests.tiny import CFG, LOOP, PER_EPOCH, metrics, train_run
 from tests.tiny import env as _env
 
@@ -26,9 +26,9 @@ def _close(a, b, what):
 def test_seeds_equal_separate_runs_and_resume(tmp_path):
     single = {s: metrics(train_run(tmp_path / f"single{s}", 2, seed=s)) for s in (3, 4)}
     out = train_run(tmp_path / "group", 1, seed=3, num_seeds=2)
-    compiled = runner.programs(CFG, LOOP, _env(), 2)[1]._cache_size()
+    compiled = mjx_backend.programs(CFG, LOOP, _env(), 2)[1]._cache_size()
     train_run(tmp_path / "group", 2, seed=3, num_seeds=2, resume=True)
-    assert runner.programs(CFG, LOOP, _env(), 2)[1]._cache_size() == compiled == 1
+    assert mjx_backend.programs(CFG, LOOP, _env(), 2)[1]._cache_size() == compiled == 1
     for s in (3, 4):
         member = os.path.join(out, f"seed_{s}")
         rows = metrics(member)
@@ -44,7 +44,7 @@ def test_seeds_equal_separate_runs_and_resume(tmp_path):
 
 
 def test_stack_member_round_trip_and_shared_counters():
-    venv = runner.programs(CFG, LOOP, _env())[0]
+    venv = mjx_backend.programs(CFG, LOOP, _env())[0]
     states = [train.init(jax.random.PRNGKey(s), CFG, LOOP, venv) for s in (0, 1)]
     stacked = seeds.stack(states)
     assert stacked.env_steps.shape == () and stacked.agent.step.shape == ()

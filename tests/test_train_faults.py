@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from flowrl_mjx.algorithm import train
-from flowrl_mjx.runtime import checkpoint, run_dir, runner
+from flowrl_mjx.runtime import checkpoint, mjx_backend, run_dir, runner
 from tests import tiny
 
 _POISON_ABOVE = 0.8  # a step whose first action component exceeds this goes NaN (~10% of random)
@@ -28,7 +28,7 @@ def _nan_env():
 
 
 def test_nan_physics_resets_masks_and_counts_without_stopping_training():
-    venv, epoch, _ = runner.programs(tiny.CFG, tiny.LOOP, _nan_env())
+    venv, epoch, _ = mjx_backend.programs(tiny.CFG, tiny.LOOP, _nan_env())
     ts = train.init(jax.random.PRNGKey(1), tiny.CFG, tiny.LOOP, venv)
     for _ in range(4):  # warm-up, then learning on a buffer that holds flagged transitions
         ts, metrics = epoch(ts)
@@ -55,7 +55,7 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_good_checkpoint(
     # diverged Adam step, so the third epoch's losses are non-finite. The tiny setup's compiled
     # programs are reused (a diverging config would compile its own, ~40 s on 2 cores).
     cfg, env, epochs = tiny.CFG, tiny.env(), 40
-    venv, good_epoch, evaluate = runner.programs(cfg, tiny.LOOP, env)
+    venv, good_epoch, evaluate = mjx_backend.programs(cfg, tiny.LOOP, env)
     calls = []
 
     def diverging_epoch(ts):
@@ -68,14 +68,11 @@ def test_non_finite_loss_stops_with_error_and_keeps_last_good_checkpoint(
             ts = ts.replace(agent=ts.agent.replace(params=params))
         return good_epoch(ts)
 
-    monkeypatch.setattr(runner, "programs", lambda *a: (venv, diverging_epoch, evaluate))
-    settings = dict(task=tiny.TASK, seed=0, preset="test", total_env_steps=epochs * tiny.PER_EPOCH,
-                    obs_size=env.observation_size, action_size=env.action_size,
-                    config=cfg.__dict__, loop=tiny.LOOP.__dict__)  # fmt: skip
+    monkeypatch.setattr(mjx_backend, "programs", lambda *a: (venv, diverging_epoch, evaluate))
+    run = tiny.run_config(epochs, seed=0, cfg=cfg)
     out = run_dir.prepare(str(tmp_path / "d"), tiny.TASK, 0, False)
     # returned, not raised: Python callers keep control; launch exits 1 with an error line
-    status = runner.run(settings, cfg, tiny.LOOP, env, out, False, checkpoint_every=1,
-                        eval_every=1)  # fmt: skip
+    status = runner.run(run, env, out, False)
     assert status.startswith("stopped: non-finite") and runner.exit_code(status) == 1
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert len(rows) == 2 and len(calls) == 3  # stopped at the first non-finite epoch

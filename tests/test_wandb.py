@@ -17,9 +17,13 @@ import mujoco
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx.runtime import api, run_dir, runner
+from flowrl_mjx.algorithm.config import Config
+from flowrl_mjx.algorithm.train import LoopConfig
+from flowrl_mjx.runtime import api, mjx_backend, run_dir
+from flowrl_mjx.runtime.run_config import RunConfig, Wandb
 
 WANDB = dict(project="flowrl-test", entity=None, group=None)
+RUN = RunConfig(task="cartpole_balance", config=Config(), loop=LoopConfig())
 SETTINGS = dict(task="cartpole_balance", seed=0, config=dict(lr=3e-4, hidden=(8, 8)), wandb=WANDB)
 
 
@@ -177,23 +181,26 @@ def test_seeds_are_grouped_wandb_runs(tmp_path, offline):
     """runner's per-seed settings: one W&B run per seed folder, all open at once, grouped under
     the run dir's name (or --wandb_group)."""
     out = tmp_path / "cartpole_2seeds"
-    settings = dict(SETTINGS, seed=3, num_seeds=2)
-    members = runner._Members(settings, str(out), resume=False)
-    logs = [run_dir.RunLog(d, s, None, resume_steps=0)
-            for d, s in zip(members.dirs, members.settings, strict=True)]  # fmt: skip
+    run = RunConfig(task="cartpole_balance", config=Config(), loop=LoopConfig(), seed=3,
+                    num_seeds=2, wandb=Wandb(**WANDB))  # fmt: skip
+    dirs = mjx_backend.member_dirs(str(out), run.seed, run.num_seeds)
+    for d in dirs:
+        os.makedirs(d)
+    logs = [run_dir.RunLog(d, r.to_json(), None, resume_steps=0)
+            for d, r in zip(dirs, mjx_backend.member_runs(run, str(out)), strict=True)]  # fmt: skip
     for i, log in enumerate(logs):
         log.write(100, {"critic_loss": float(i)}, time.time(), total=100, echo=False)
     for log in logs:
         log.close("finished")
-    members.close()
-    for i, d in enumerate(members.dirs):
+    for i, d in enumerate(dirs):
         got = _offline_run(offline, open(os.path.join(d, run_dir.WANDB_ID)).read().strip())
         assert got["run"].run_group == "cartpole_2seeds"
         assert got["run"].display_name == f"seed_{3 + i}"
         assert got["history"][100]["critic_loss"] == float(i)
         assert json.loads({c.key: c.value_json for c in got["run"].config.update}["seed"]) == 3 + i
-    assert run_dir.wandb_member(dict(WANDB, group="g"), str(out), 2)["group"] == "g"
-    assert run_dir.wandb_member(WANDB, str(out), 1) is WANDB
+    options = Wandb(**WANDB)
+    assert run_dir.wandb_member(Wandb(project="p", group="g"), str(out), 2).group == "g"
+    assert run_dir.wandb_member(options, str(out), 1) is options
 
 
 def test_wandb_options_and_missing_wandb_are_one_line_errors(tmp_path, monkeypatch):
@@ -204,10 +211,9 @@ def test_wandb_options_and_missing_wandb_are_one_line_errors(tmp_path, monkeypat
     ]
     for kwargs, resume, needle in cases:
         with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
-            api.wandb_options({"wandb": None}, resume, **kwargs)
-    stored = {"wandb": dict(WANDB)}
-    api.wandb_options(stored, True, "flowrl-test")  # the stored options again: accepted
-    assert stored["wandb"] == WANDB
+            api.wandb_options(RUN, resume, **kwargs)
+    stored = RUN.replace(wandb=Wandb(**WANDB))
+    assert api.wandb_options(stored, True, "flowrl-test") == stored  # the stored options again
 
     monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` now raises ImportError
     with pytest.raises(ValueError) as err:
@@ -221,8 +227,7 @@ def test_wandb_options_and_missing_wandb_are_one_line_errors(tmp_path, monkeypat
 
     # the CLI, in a fresh process (absl flags are global): one `error:` line, exit code 2
     code = ("import sys; sys.modules['wandb'] = None\n"
-            "from absl import app\nfrom flowrl_mjx import launch\n"
-            "app.run(launch.main, flags_parser=launch.parse_flags)\n")  # fmt: skip
+            "from flowrl_mjx.launch import run_main\nrun_main()\n")  # fmt: skip
     args = ["--task", "cartpole_balance", "--num_envs", "2", "--total_env_steps", "100",
             "--run_dir", str(tmp_path / "cli"), "--wandb_project", "p"]  # fmt: skip
     env = dict(os.environ, JAX_PLATFORMS="cpu", MUJOCO_GL="disable")

@@ -8,7 +8,8 @@ import os
 import envs
 from flowrl_mjx.algorithm import train
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.runtime import run_dir, runner
+from flowrl_mjx.runtime import mjx_backend, run_dir, runner
+from flowrl_mjx.runtime.run_config import RunConfig
 
 TASK = "cartpole_balance"
 CFG = Config(actor_hidden=(16, 16), critic_hidden=(16, 16), value_hidden=(16, 16), batch_size=8,
@@ -28,15 +29,17 @@ def env():
 
 def programs(cfg=CFG):
     """(VecEnv, jitted epoch, jitted evaluate), shared with the runner's own cache."""
-    return runner.programs(cfg, LOOP, env())
+    return mjx_backend.programs(cfg, LOOP, env())
 
 
-def settings(epochs, seed=3, num_seeds=1, num_devices=1, cfg=CFG, loop=LOOP) -> dict:
-    """What launch passes runner.run, for a tiny run of `epochs` epochs."""
-    return dict(task=TASK, seed=seed, preset="test", total_env_steps=epochs * PER_EPOCH,
-                num_seeds=num_seeds, num_devices=num_devices,
-                obs_size=env().observation_size, action_size=env().action_size,
-                config=cfg.__dict__, loop=loop.__dict__)  # fmt: skip
+def run_config(epochs, seed=3, num_seeds=1, num_devices=1, cfg=CFG, loop=LOOP) -> RunConfig:
+    """What launch passes runner.run for a tiny run of `epochs` epochs, evaluating and
+    checkpointing every epoch."""
+    return RunConfig(task=TASK, config=cfg, loop=loop, seed=seed, preset="test",
+                     total_env_steps=epochs * PER_EPOCH, num_seeds=num_seeds,
+                     num_devices=num_devices, eval_every=1, checkpoint_every=1,
+                     obs_size=env().observation_size,
+                     action_size=env().action_size)  # fmt: skip
 
 
 def run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG,
@@ -44,8 +47,8 @@ def run(path, epochs, seed=3, resume=False, num_seeds=1, num_devices=1, cfg=CFG,
     """A tiny training run through runner.run (checkpoint and eval every epoch): (run dir,
     the status runner.run returned)."""
     out = run_dir.prepare(str(path), TASK, seed, resume)
-    status = runner.run(settings(epochs, seed, num_seeds, num_devices, cfg, loop), cfg, loop, env(),
-                        out, resume, checkpoint_every=1, eval_every=1)  # fmt: skip
+    run = run_config(epochs, seed, num_seeds, num_devices, cfg, loop)
+    status = runner.run(run, env(), out, resume)
     return out, status
 
 

@@ -37,16 +37,17 @@ def episode_returns(env, act, key, num_envs: int, episode_length: int):
     return total, jnp.sum(bad)
 
 
-def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int):
+def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int, flow_action=None):
     """evaluate(actor_params, key, obs_norm=None) -> metrics dict (means and stds over num_envs
     episodes of each way of acting). obs_norm: the agent's NormState, needed (and read) only
-    under cfg.obs_norm.
+    under cfg.obs_norm. flow_action: the policy's (learner.build's; built here otherwise).
 
     Both ways run as one batch of 2 * num_envs envs (the first half from a0 = 0), so the program
-    holds one env step, not two: two episode scans took ~19 s of the ~50 s a tiny cartpole run
-    spent tracing and compiling on 2 CPU cores (results/perf_changes.md, session 8).
+    holds one env step, not two: each MJX step in a program is traced and compiled on its own,
+    and for a short run that compile time is a large share of the whole (figures:
+    results/perf_changes.md, "less compiling").
     """
-    flow_action = policy.make_flow_action(cfg, networks)
+    flow_action = flow_action or policy.make_flow_action(cfg, networks)
     deterministic = (jnp.arange(2 * num_envs) < num_envs)[:, None]
 
     def evaluate(actor_params, key, obs_norm=None):

@@ -116,8 +116,9 @@ class Losses:
     actor: Callable  # (actor, critic, batch, q_buffer, key) -> (loss, metrics)
 
 
-def make_losses(cfg: Config, networks: Networks) -> Losses:
-    flow_action = make_flow_action(cfg, networks)
+def make_losses(cfg: Config, networks: Networks, flow_action=None) -> Losses:
+    """The four losses; flow_action: the policy's (learner.build passes it; built otherwise)."""
+    flow_action = flow_action or make_flow_action(cfg, networks)
     q_apply, v_apply = networks.critic.apply, networks.value.apply
 
     def critic(critic_params, actor_params, critic_target_params, batch, key):

@@ -16,21 +16,21 @@ The presets:
   like-for-like comparison with published CPU results.
 - cpu: 128 envs, batch 128, replay ratio 256 (2 updates per env step), 128-wide networks
   (velocity field 128x128; Q, Q_buffer, V trunks one 128-wide LN+GELU layer): a labelled departure
-  from the paper's 512, because on 2 CPU cores the learner sets the pace. Small batches and many
+  from the paper's 512, because on a CPU the learner sets the pace. Small batches and many
   updates learned cheetah_run fastest in wall-clock there (results/learning_cpu.md), at the
-  official target rate. With target_rate 0.9, batch 512 and 1/8 update per env step reached 500
-  sooner in wall-clock on another day (results/scale/README.md); not compared on one day yet.
+  official target rate. With target_rate 0.9, batch 512 and 1/8 update per env step a run reached
+  a return of 500 sooner in wall-clock, but the two were timed under different machine load, so
+  they are not compared yet (results/scale/README.md).
 - gpu: thousands of envs, batch = num_envs (at least 1,024, at most 16,384), replay ratio 20,
   lr 1e-3, target_rate 0.9, n_step 3: at 4,096 envs K = 20, i.e. 48.8k gradient updates in 10M
   env steps (the update budget of the 4096-env target). Chosen by the scale study
-  (results/scale/README.md): the largest effects were the target rate and multi-step targets;
-  at 1024 envs and 25k updates, keeping 0.9 of the old target per target step (instead of the
-  official 0.05) took cheetah_run from 28 to 283 (0.99: 212). 3-step targets (a labelled
-  extension, Config.n_step) then rose much sooner (2 seeds each: 169 vs 64 at 164k env steps,
-  231 vs 77 at 205k) and were level by 25k updates (264 vs 280 at 410k). At ~1M env
-  steps more updates per sample helped (batch 1024 x K=32 beat 4096 x K=8 at the same samples),
-  lr 1e-3 slightly beat 3e-4; the ratio is then as high as the update budget allows at
-  batch = envs. target_rate 0.9 and
+  (results/scale/README.md, which holds the returns): the largest effects were the target rate
+  and multi-step targets. At a fixed update budget, keeping 0.9 of the old target per target step
+  (instead of the official 0.05) is what let cheetah_run learn (0.99 learned later); 3-step
+  targets (a labelled extension, Config.n_step) then rose much sooner and were level with
+  one-step targets by the end of the budget. At the same number of samples, more updates per
+  sample helped (batch 1024 x K=32 beat 4096 x K=8) and lr 1e-3 was at least as good as 3e-4;
+  the ratio is then as high as the update budget allows at batch = envs. target_rate 0.9 and
   n_step 3 depart from the official agent (0.05, one-step targets) and the recipe line shows
   both.
 """

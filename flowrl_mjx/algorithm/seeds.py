@@ -4,8 +4,9 @@ Every leaf gets a leading seed axis except the counters that are equal for all s
 construction (env steps, the update counter, the replay's insert position and size): they stay
 unbatched, so the warm-up switch and the policy/target delays remain real `lax.cond`s under vmap
 (not select-both-branches), and the envs' auto-reset switch is reduced over the seed axis
-(VecEnv.synced) for the same reason: as a select, cheetah_run's 200-step settling reset ran at
-every step and 2 seeds cost 150x one.
+(VecEnv.synced) for the same reason: as a select, a reset (cheetah_run's settles the body for
+200 physics steps) would run at every step (results/perf_changes.md, "several seeds in one
+program").
 Member i of a stacked state is exactly the state a single-seed run of seed (seed + i) holds, so
 per-seed checkpoints are ordinary single-seed checkpoints.
 """
@@ -57,8 +58,7 @@ def init(keys, cfg: Config, loop: train.LoopConfig, venv: VecEnv) -> train.Train
 def make_epoch(cfg: Config, loop: train.LoopConfig, venv: VecEnv):
     """epoch(stacked ts) -> (ts, metrics with a leading seed axis); one jitted, donating call."""
     epoch = train.make_epoch_fn(cfg, loop, venv.synced(AXIS))
-    abstract = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), jax.random.PRNGKey(0))
-    spec = axes(abstract)
+    spec = axes(train.abstract_state(cfg, loop, venv))
     vmapped = jax.vmap(epoch, in_axes=(spec,), out_axes=(spec, 0), axis_name=AXIS)
     return jax_setup.jit_task(vmapped, venv.env, donate_argnums=0)
 

@@ -23,10 +23,9 @@ import numpy as np
 
 from envs import jax_setup
 from envs.wrappers import VecEnv
-from flowrl_mjx.algorithm import agent, normalizer, policy, replay, update
+from flowrl_mjx.algorithm import agent, learner, normalizer, replay
 from flowrl_mjx.algorithm import metrics as metric_rules
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.networks import make_networks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +79,13 @@ def _reset_program(venv: VecEnv):
     return jax_setup.jit_env(venv.reset, venv.num_envs, venv.env)
 
 
+@functools.lru_cache(maxsize=8)
+def abstract_state(cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
+    """The TrainState's shapes and dtypes (jax.eval_shape of init), once per program: what a
+    restore, a device layout and the seeds' vmap axes are built from."""
+    return jax.eval_shape(lambda k: init(k, cfg, loop, venv), jax.random.PRNGKey(0))
+
+
 def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
     """The epoch as one jitted call that donates its TrainState (see make_epoch_fn)."""
     return jax_setup.jit_task(make_epoch_fn(cfg, loop, venv), venv.env, donate_argnums=0)
@@ -88,12 +94,9 @@ def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):
 def make_epoch_fn(cfg: Config, loop: LoopConfig, venv: VecEnv, insert=replay.insert):
     """epoch(ts) -> (ts, metrics): loop.iters_per_epoch fused iterations, metrics averaged.
     Pure and unjitted, so that seeds.py can vmap it; sharding.py passes replay.insert_scatter."""
-    nets = make_networks(cfg, venv.observation_size, venv.action_size)
-    act = policy.make_policy(cfg, nets)
     n = loop.num_envs
-    learn = update.make_update(cfg, nets, stride=n)
-    dummy = jax.eval_shape(learn, *_shapes_for(cfg, venv, n))[1]
-    no_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dummy)
+    agent_fns = learner.build(cfg, venv.observation_size, venv.action_size, stride=n)
+    act, learn, no_metrics = agent_fns.act, agent_fns.update, agent_fns.no_metrics
 
     def iteration(ts: TrainState, _):
         key, k_act, k_rand, k_learn = jax.random.split(ts.key, 4)
@@ -137,12 +140,3 @@ def reduce_iterations(metrics: dict, xp=np) -> dict:
     host)."""
     return {k: v[-1] if metric_rules.keeps_last(k) else xp.mean(v, axis=0)
             for k, v in metrics.items()}  # fmt: skip
-
-
-def _shapes_for(cfg, venv, n):
-    a = jax.eval_shape(lambda k: agent.init(k, cfg, venv.observation_size, venv.action_size),
-                       jax.random.PRNGKey(0))  # fmt: skip
-    r = jax.eval_shape(
-        lambda: replay.init(cfg.replay_size, venv.observation_size, venv.action_size)
-    )
-    return a, r, jax.random.PRNGKey(0)

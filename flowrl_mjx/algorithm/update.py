@@ -39,13 +39,14 @@ def _averaged(metrics: dict, ran) -> dict:
     return out
 
 
-def make_update(cfg: Config, networks: Networks, stride: int = 1) -> Callable:
+def make_update(cfg: Config, networks: Networks, stride: int = 1, losses=None) -> Callable:
     """update(agent_state, replay_state, key) -> (agent_state, metrics); pure, jittable; cfg is
     closed over (never traced). metrics: dict of float32 scalars, see `_averaged`. stride: the
     transitions one iteration inserts (num_envs), which separate an env's consecutive steps in
-    the replay ring; read only under cfg.n_step > 1."""
+    the replay ring; read only under cfg.n_step > 1. losses: the Losses learner.build made
+    (built here otherwise)."""
     cfg.validate()
-    losses = make_losses(cfg, networks)
+    losses = losses or make_losses(cfg, networks)
     tx = optimizer(cfg)
 
     def adam_step(loss_fn, params, opt_state, *args):

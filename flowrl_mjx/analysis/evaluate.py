@@ -11,15 +11,16 @@ Writes R/eval_transfer.json. Episodes are 1000 control steps (dm_control's time 
 flowrl_mjx.analysis.video).
 """
 
-import argparse
 import functools
 import json
 import os
 import sys
 
 import numpy as np
+from absl import flags
 
 import flowrl_mjx
+from flowrl_mjx.runtime import cli_flags
 
 BACKENDS = ("dm_control", "mjx")
 # Stochastic first: it is the official FlowRL code's protocol, the one published FlowRL curves use.
@@ -130,19 +131,26 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m flowrl_mjx.evaluate", description=__doc__.split(
-        "\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--run_dir", required=True, help="a run directory (config.json, policy.msgpack)")
-    p.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
-    p.add_argument("--episodes", type=int, default=10, help="episodes per backend and mode")
-    p.add_argument("--seed", type=int, default=0, help="seed of the eval envs and policy noise")
-    p.add_argument("--episode_length", type=int, default=1000, help="control steps per episode")
-    p.add_argument("--video", default=None, help="write one deterministic dm_control episode here")
-    args = p.parse_args(argv)
-    if args.episodes < 1 or args.episode_length < 1:
-        p.error("--episodes and --episode_length must be positive")
-    return args
+# Its own FlagValues (not absl's global FLAGS): it is imported beside other entry points that
+# define --run_dir and --seed too (flowrl_mjx.runtime.cli_flags).
+FLAGS = cli_flags.flag_values(__doc__)
+flags.DEFINE_string("run_dir", None, "a run directory (config.json, policy.msgpack)",
+                    required=True, flag_values=FLAGS)  # fmt: skip
+flags.DEFINE_enum("backend", "both", [*BACKENDS, "both"],
+                  "where to evaluate: dm_control, mjx or both", flag_values=FLAGS)  # fmt: skip
+flags.DEFINE_integer("episodes", 10, "episodes per backend and mode", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "seed of the eval envs and policy noise", flag_values=FLAGS)
+flags.DEFINE_integer("episode_length", 1000, "control steps per episode", flag_values=FLAGS)
+flags.DEFINE_string("video", None, "write one deterministic dm_control episode here",
+                    flag_values=FLAGS)  # fmt: skip
+
+
+def parse(argv=None):
+    """The flags of `argv` (None: the command line's) in FLAGS; bad input: one line, exit 2."""
+    cli_flags.parse_argv(FLAGS, argv)
+    if FLAGS.episodes < 1 or FLAGS.episode_length < 1:
+        cli_flags.usage_exit("--episodes and --episode_length must be positive")
+    return FLAGS
 
 
 def main(argv=None) -> int:

@@ -15,15 +15,16 @@ logged before stochastic evaluation existed under a protocol that needs it inclu
 (naming the fix), exit code 2.
 """
 
-import argparse
 import dataclasses
 import json
 import os
 import sys
 
 import numpy as np
+from absl import flags
 
 from flowrl_mjx.analysis import reference
+from flowrl_mjx.runtime import cli_flags
 
 BUDGETS = (100_000, 500_000, 1_000_000)
 # The logged metric of each protocol. Stochastic comes first: it is what the official FlowRL code
@@ -262,34 +263,41 @@ def plot_runs(run_dirs, out: str, reference_csv=None, methods=None, protocol="st
     return dict(figures=figures, table=path, markdown=text, no_reference=missing)
 
 
+# Its own FlagValues (not absl's global FLAGS): it is imported beside other entry points that
+# define --out and --protocol too (launch/compare_dmc.py; flowrl_mjx.runtime.cli_flags).
+FLAGS = cli_flags.flag_values(__doc__)
+flags.DEFINE_enum(
+    "protocol",
+    "stochastic",
+    list(CHOICES),
+    "evaluation to plot: stochastic (a0 ~ N(0, I), the official FlowRL protocol; "
+    "default), deterministic (a0 = 0), or both (deterministic dashed)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool("reference", False, "overlay published DMControl curves", flag_values=FLAGS)
+flags.DEFINE_string(
+    "reference_csv",
+    None,
+    "reference data (implies --reference; default: the bundled file)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "reference_methods",
+    None,
+    "comma-separated methods to draw: sac,tdmpc2 or 'sac [T2]' (default all)",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("out", "plots", "output folder (default: plots)", flag_values=FLAGS)
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m flowrl_mjx.plot", description=__doc__.split(
-        "\n\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    p.add_argument(
-        "--protocol",
-        choices=CHOICES,
-        default="stochastic",
-        help="evaluation to plot: stochastic (a0 ~ N(0, I), the official FlowRL protocol; "
-        "default), deterministic (a0 = 0), or both (deterministic dashed)",
-    )
-    p.add_argument("--reference", action="store_true", help="overlay published DMControl curves")
-    p.add_argument(
-        "--reference_csv",
-        default=None,
-        help="reference data (implies --reference; default: the bundled file)",
-    )
-    p.add_argument(
-        "--reference_methods",
-        default=None,
-        help="comma-separated methods to draw: sac,tdmpc2 or 'sac [T2]' (default all)",
-    )
-    p.add_argument("--out", default="plots", help="output folder (default: plots)")
-    args = p.parse_args(argv)
+    """RUN_DIR... and the flags of `argv` (None: the command line's); 0, or 2 on bad input."""
+    run_dirs = cli_flags.parse_argv(FLAGS, argv, positional="RUN_DIR")
+    args = FLAGS
     csv_path = args.reference_csv or (reference.default_path() if args.reference else None)
-    methods = args.reference_methods.split(",") if args.reference_methods else None
+    methods = args.reference_methods or None
     try:
-        result = plot_runs(args.run_dirs, args.out, csv_path, methods, args.protocol)
+        result = plot_runs(run_dirs, args.out, csv_path, methods, args.protocol)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -34,8 +34,8 @@ REACH_TOLERANCE = 0.1
 
 
 def default_path() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
-                        "dmc_reference_returns.csv")  # fmt: skip
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(repo, "data", "dmc_reference_returns.csv")
 
 
 def load(path: str, tasks) -> dict:

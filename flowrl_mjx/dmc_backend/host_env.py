@@ -13,12 +13,11 @@ per transition (`HostStep`):
 Observations are dm_control's, flattened in key order (`envs.dmc.flat_obs`), as float32.
 
 Where the envs run: in this process (`num_workers=0`) or split over worker processes (spawned,
-one pipe each). Measured on the 2-core development machine (shared with another job): a dm_control
-control step costs 0.02 ms (cheetah) to 0.5 ms (dog), a pipe round trip about 0.2 ms; 2 workers
-were no faster than one in-process loop up to 128 walker envs (17 ms per step of all envs), and
-about 3x faster at 256 (50 ms). With the `cpu` preset (16 envs) stepping is 1.5-3 ms of a 55 ms
-iteration: the learner sets the pace. So by default (`auto_workers`) the envs run in-process
-unless one step of all of them takes over 20 ms, and then in min(cores, num_envs) workers.
+one pipe each). A dm_control control step is cheap next to a pipe round trip, so workers only
+pay once one step of all envs is slow, and at the presets' env counts stepping is a small share
+of an iteration: the learner sets the pace (figures: results/perf_changes.md, "host_env.py").
+So by default (`auto_workers`) the envs run in-process unless one step of all of them takes over
+`WORKER_THRESHOLD_S` (20 ms), and then in min(cores, num_envs) workers.
 Env i's task seed depends only on (seed, stream, epoch, i): results do not depend on the workers.
 """
 

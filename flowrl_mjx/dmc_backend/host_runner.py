@@ -1,14 +1,11 @@
-"""The host loop of `--backend dm_control`: real dm_control envs, the same FlowRL learner.
+"""The backend of `--backend dm_control`: real dm_control envs, the same FlowRL learner, the
+same loop (flowrl_mjx.runtime.runner).
 
-Per iteration: the pool (flowrl_mjx.dmc_backend.host_env) steps every env with the pending actions,
-then one jitted `learn_and_act` call (flowrl_mjx.dmc_backend.host_train) inserts the transitions,
-runs K updates and returns the next actions. Everything around it matches
-flowrl_mjx.runtime.runner: one log point per `iters_per_epoch` iterations with the same metric keys
-(plus `perf/host_env_fraction`, the share of wall time spent stepping dm_control), evaluation in
-dm_control episodes (deterministic and stochastic), orbax checkpoints, policy.msgpack,
-summary.json, a clean stop on SIGINT/SIGTERM after the current iteration (a stop inside an epoch
-logs that part of it and checkpoints there; the resumed run does the epoch's remaining iterations,
-so its log has one extra row).
+One call is one iteration: the pool (host_env.py) steps every env with the pending actions, then
+one jitted `learn_and_act` call (host_train.py) inserts the transitions, runs K updates and
+returns the next actions. The calls' metrics have the fused iteration's keys (train/* from the
+host's episode statistics) plus `perf/host_env_fraction`, the share of wall time spent stepping
+dm_control; evaluation runs dm_control episodes (deterministic and stochastic).
 
 Resume restores the learner exactly (agent, replay, key, step count) but not the envs: dm_control
 env states (physics, task RNG) are not checkpointed, so a resumed run starts fresh episodes (task
@@ -22,10 +19,10 @@ import jax
 import numpy as np
 
 from flowrl_mjx.algorithm import agent
-from flowrl_mjx.algorithm import metrics as metric_rules
 from flowrl_mjx.algorithm.replay import Transition
 from flowrl_mjx.dmc_backend import host_env, host_train
-from flowrl_mjx.runtime import checkpoint, policy_io, run_dir, runner
+from flowrl_mjx.runtime import checkpoint, policy_io
+from flowrl_mjx.runtime.run_config import RunConfig
 
 
 class _Tracker:
@@ -34,29 +31,18 @@ class _Tracker:
     def __init__(self, num_envs: int):
         self.last_return = np.full(num_envs, np.nan)
         self.nan_resets = np.zeros(num_envs, np.int64)
-        self.reward_sum, self.reward_count, self.env_time = 0.0, 0, 0.0
 
-    def add(self, step: host_env.HostStep):
+    def add(self, step: host_env.HostStep) -> dict:
+        """The iteration's train/* figures as the fused iteration reports them."""
         done = step.ended & (step.valid > 0)
         self.last_return = np.where(done, step.episode_return, self.last_return)
         self.nan_resets += step.valid == 0
-        self.reward_sum += float(np.sum(step.reward))
-        self.reward_count += step.reward.size
-
-    def epoch_metrics(self, rows: list, wall: float) -> dict:
-        """train/* as the MJX epoch reports them; the learner's metrics averaged over rows."""
-        rows = jax.device_get(rows)
-        out = {k: float(rows[-1][k]) if metric_rules.keeps_last(k) else
-               float(np.mean([r[k] for r in rows])) for k in rows[0]}  # fmt: skip
         finished = self.last_return[np.isfinite(self.last_return)]
-        out.update({
-            "train/reward": self.reward_sum / max(self.reward_count, 1),
-            "train/episode_return": float(np.mean(finished)) if finished.size else float("nan"),
-            "train/nan_resets": float(np.sum(self.nan_resets)),
-            "perf/host_env_fraction": self.env_time / max(wall, 1e-9),
-        })  # fmt: skip
-        self.reward_sum, self.reward_count, self.env_time = 0.0, 0, 0.0
-        return out
+        return {
+            "train/reward": np.float32(np.mean(step.reward)),
+            "train/episode_return": np.float32(np.mean(finished) if finished.size else np.nan),
+            "train/nan_resets": np.float32(np.sum(self.nan_resets)),
+        }
 
 
 def _policy(prog, agent_state, key, deterministic: bool):
@@ -91,133 +77,115 @@ def evaluate(prog, agent_state, pool, key, episode_length: int) -> dict:
     }
 
 
-def _restore(ckpt, out, key, cfg, obs_size, action_size):
-    abstract = jax.eval_shape(lambda k: host_train.init(k, cfg, obs_size, action_size), key)
-    restored = ckpt.restore_latest(abstract, legacy=agent.legacy_layouts(abstract))
-    if restored is None:
-        raise checkpoint.ResumeError(f"--resume: no readable checkpoint in {out}/checkpoints")
-    state, meta = restored
-    return host_train.place(state), meta["epoch"], meta["wall_time"], meta.get("partial_iters", 0)
-
-
 def _dm_model(task: str, seed: int):
     """What RunLog needs to write model.mjb: here the dm_control model the run steps."""
     group = host_env.host_group.EnvGroup(task, [seed])
     return types.SimpleNamespace(mj_model=group.envs[0].physics.model.ptr)
 
 
-class _Run:
-    """What one training run holds: programs, pools, log, checkpoints (the loop's context)."""
+class DmcBackend:
+    """The runner's backend for `--backend dm_control`: one call is one iteration (the pool steps
+    every env, then one jitted learn_and_act call), evaluation runs dm_control episodes (see
+    flowrl_mjx.runtime.runner for what each method owes the loop). One seed per run."""
 
-    def __init__(self, settings, cfg, loop, env, out, resume):
-        self.settings, self.loop, self.length = settings, loop, env.episode_length
-        task, seed = settings["task"], settings["seed"]
-        obs_size, action_size = settings["obs_size"], settings["action_size"]
-        self.prog = host_train.programs(cfg, loop.num_envs, obs_size, action_size)
+    def __init__(self, run: RunConfig, env, out: str, resume: bool):
+        self.run, self.n, self.dirs, self.runs = run, 1, [out], [run]
+        self.length, loop = env.episode_length, run.loop
+        self.calls_per_epoch = loop.iters_per_epoch
+        self.prog = host_train.programs(run.config, loop.num_envs, run.obs_size, run.action_size)
         self.ckpt = checkpoint.Checkpoints(out)
-        key, self.key_eval = jax.random.split(jax.random.PRNGKey(seed))
-        self.state, self.start_epoch, wall0 = host_train.init(key, cfg, obs_size, action_size), 0, 0
-        self.partial_iters = 0  # iterations of epoch start_epoch done before a stop inside it
-        if resume and not self.ckpt.steps():
-            print(run_dir.restart_line(out), flush=True)
-            resume = False
-        if resume:
-            self.state, self.start_epoch, wall0, self.partial_iters = _restore(
-                self.ckpt, out, key, cfg, obs_size, action_size)  # fmt: skip
-            steps = int(self.state.env_steps)
-            print(runner.resumed_line(out, steps, self.start_epoch), flush=True)
-        self.pool = host_env.HostEnvPool(task, loop.num_envs, seed, self.length,
-                                         epoch=self.start_epoch)  # fmt: skip
-        self.eval_pool = host_env.HostEnvPool(task, loop.num_eval_envs, seed, self.length,
-                                              stream=host_env.EVAL)  # fmt: skip
-        if (self.pool.obs_size, self.pool.action_size) != (obs_size, action_size):
-            self.close()
-            raise ValueError(
-                f"dm_control {task}: obs/action sizes {self.pool.obs_size}/"
-                f"{self.pool.action_size} differ from {obs_size}/{action_size}"
-            )
-        settings = dict(settings, backend="dm_control", host_workers=self.pool.num_workers)
-        self.log = run_dir.RunLog(
-            out,
-            settings,
-            None if resume else _dm_model(task, seed),
-            resume_steps=int(self.state.env_steps) if resume else None,
+        self.key, self.key_eval = jax.random.split(jax.random.PRNGKey(run.seed))
+        self.pool = self.eval_pool = None
+        self.record = {}
+
+    def compile_line(self, resume: bool) -> str:
+        return (
+            f"compiling the learner: one call per iteration of {self.run.loop.num_envs} "
+            f"dm_control envs, {self.calls_per_epoch} call(s) per log point ..."
         )
-        self.out, self.start = out, time.time() - wall0
 
-    def close(self):
-        self.pool.close()
-        self.eval_pool.close()
-        self.ckpt.close()
+    def has_checkpoint(self) -> bool:
+        return bool(self.ckpt.steps())
 
-    def epoch(self, tracker, obs, action, iters: int, stop):
-        """Up to `iters` iterations, fewer when a stop signal arrives (it is checked after each);
-        returns (obs, action, metrics, iterations done)."""
-        rows, t_epoch = [], time.time()
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            step = self.pool.step(np.asarray(action))
-            tracker.env_time += time.perf_counter() - t0
-            batch = Transition(obs=obs, action=action, reward=step.reward, discount=step.discount,
-                               next_obs=step.next_obs, valid=step.valid)  # fmt: skip
-            self.state, action, metrics = self.prog.learn_and_act(self.state, batch, step.obs)
-            tracker.add(step)
-            rows.append(metrics)
-            obs = step.obs
-            if stop.signal:
-                break
-        return obs, action, tracker.epoch_metrics(rows, time.time() - t_epoch), len(rows)
+    def model(self):
+        return _dm_model(self.run.task, self.run.seed)
 
-    def save(self, epoch: int, partial_iters: int = 0):
-        meta = dict(epoch=epoch, wall_time=time.time() - self.start, partial_iters=partial_iters)
+    def start(self, resume: bool):
+        """The learner (fresh or restored) and fresh dm_control envs: their states are not
+        checkpointed, so a resumed run starts new episodes with task seeds of the resumed epoch."""
+        run, loop = self.run, self.run.loop
+        sizes = (run.obs_size, run.action_size)
+        epoch, wall0, parts, done = 0, 0.0, [], 0
+        if resume:
+            self.state, meta = self._restore()
+            epoch, wall0 = meta["epoch"], meta["wall_time"]
+            parts = [{k: np.asarray(v, np.float32) for k, v in p.items()}
+                     for p in meta.get("partial", [])]  # fmt: skip
+            done = meta.get("partial_iters", 0)  # runs stopped before "partial" was stored
+        else:
+            self.state = host_train.init(self.key, run.config, *sizes)
+        self.pool = host_env.HostEnvPool(run.task, loop.num_envs, run.seed, self.length,
+                                         epoch=epoch)  # fmt: skip
+        self.eval_pool = host_env.HostEnvPool(run.task, loop.num_eval_envs, run.seed, self.length,
+                                              stream=host_env.EVAL)  # fmt: skip
+        if (self.pool.obs_size, self.pool.action_size) != sizes:
+            raise ValueError(
+                f"dm_control {run.task}: obs/action sizes {self.pool.obs_size}/"
+                f"{self.pool.action_size} differ from {sizes[0]}/{sizes[1]}"
+            )
+        self.record = dict(host_workers=self.pool.num_workers)
+        self.tracker = _Tracker(loop.num_envs)
+        self.obs = self.pool.reset()
+        self.state, self.action = self.prog.start(self.state, self.obs)
+        return epoch, wall0, parts, done
+
+    def _restore(self):
+        run = self.run
+        abstract = jax.eval_shape(
+            lambda k: host_train.init(k, run.config, run.obs_size, run.action_size), self.key
+        )
+        fresh = lambda: host_train.init(self.key, run.config, run.obs_size, run.action_size)
+        restored = self.ckpt.restore_latest(
+            abstract, legacy=agent.legacy_layouts(abstract), defaults=fresh
+        )
+        if restored is None:
+            raise checkpoint.ResumeError(
+                f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints"
+            )
+        state, meta = restored
+        return host_train.place(state), meta
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.state.env_steps)
+
+    def call(self) -> dict:
+        """One iteration: dm_control steps with the pending actions, then the learner inserts,
+        updates and picks the next actions. perf/host_env_fraction: the share of the call's wall
+        time spent stepping dm_control."""
+        t_call = time.perf_counter()
+        step = self.pool.step(np.asarray(self.action))
+        env_time = time.perf_counter() - t_call
+        batch = Transition(obs=self.obs, action=self.action, reward=step.reward,
+                           discount=step.discount, next_obs=step.next_obs,
+                           valid=step.valid)  # fmt: skip
+        self.state, self.action, metrics = self.prog.learn_and_act(self.state, batch, step.obs)
+        self.obs = step.obs
+        metrics = dict(jax.device_get(metrics), **self.tracker.add(step))
+        metrics["perf/host_env_fraction"] = env_time / max(time.perf_counter() - t_call, 1e-9)
+        return metrics
+
+    def evaluate(self, epoch: int) -> dict:
+        key = jax.random.fold_in(self.key_eval, epoch)  # a function of the epoch: same on resume
+        return evaluate(self.prog, self.state.agent, self.eval_pool, key, self.length)
+
+    def save(self, meta: dict) -> None:
         self.ckpt.save(int(self.state.env_steps), self.state, meta)
-        policy_io.save_actor(self.out, self.state.agent.params.actor, self.state.agent.obs_norm)
+        policy_io.save_actor(self.dirs[0], self.state.agent.params.actor,
+                             self.state.agent.obs_norm)  # fmt: skip
 
-
-def run(settings: dict, cfg, loop, env, out: str, resume: bool, checkpoint_every: int,
-        eval_every: int) -> str:  # fmt: skip
-    """Trains to settings['total_env_steps'] on dm_control; returns the status, as runner.run.
-
-    `env` (the task's MJX env) supplies the episode length, so its overrides apply here too.
-    resume: continue from the newest checkpoint, or from zero when the run has none yet.
-    """
-    r = _Run(settings, cfg, loop, env, out, resume)
-    stop = runner.StopFlag()
-    try:
-        status = _loop(r, stop, checkpoint_every, eval_every)
-    finally:
-        stop.restore()
-        r.close()
-    r.log.close(status=status)
-    print(status, flush=True)
-    return status
-
-
-def _loop(r: _Run, stop, checkpoint_every: int, eval_every: int) -> str:
-    per_epoch = r.loop.num_envs * r.loop.iters_per_epoch
-    total = r.settings["total_env_steps"]
-    n_epochs = -(-total // per_epoch)
-    tracker = _Tracker(r.loop.num_envs)
-    obs = r.pool.reset()
-    r.state, action = r.prog.start(r.state, obs)
-    done_before = r.partial_iters
-    for i in range(r.start_epoch, n_epochs):
-        todo = r.loop.iters_per_epoch - done_before
-        obs, action, metrics, done = r.epoch(tracker, obs, action, todo, stop)
-        bad = [k for k, v in metrics.items() if metric_rules.stops_run(k) and not np.isfinite(v)]
-        if bad:
-            return f"stopped: non-finite {', '.join(bad)} at epoch {i}; last good checkpoint kept"
-        if done < todo:  # stopped inside the epoch: log and keep what it did; resume finishes it
-            r.log.write(int(r.state.env_steps), metrics, r.start, total)
-            r.save(i, partial_iters=done_before + done)
-            return f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
-        done_before = 0
-        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            k = jax.random.fold_in(r.key_eval, i)  # a function of the epoch: same after a resume
-            metrics.update(evaluate(r.prog, r.state.agent, r.eval_pool, k, r.length))
-        r.log.write(int(r.state.env_steps), metrics, r.start, total)
-        if stop.signal or i + 1 == n_epochs or (i + 1) % checkpoint_every == 0:
-            r.save(i + 1)
-        if stop.signal:
-            return f"interrupted by {stop.signal}; checkpoint saved, continue with --resume"
-    return "finished"
+    def close(self) -> None:
+        for pool in (self.pool, self.eval_pool):
+            if pool is not None:
+                pool.close()
+        self.ckpt.close()

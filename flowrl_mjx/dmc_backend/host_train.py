@@ -17,9 +17,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from flowrl_mjx.algorithm import agent, normalizer, policy, replay, update
+from flowrl_mjx.algorithm import agent, learner, normalizer, replay
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.networks import make_networks
 
 
 @flax.struct.dataclass
@@ -60,16 +59,8 @@ def programs(cfg: Config, num_envs: int, obs_size: int, action_size: int) -> Pro
     """start(state, obs) -> (state, action); learn_and_act(state, batch, obs) -> (state, action,
     metrics) (donates state); act(actor_params, obs_norm, obs, key, deterministic) for
     evaluation (obs_norm: the agent's statistics, read only under cfg.obs_norm)."""
-    nets = make_networks(cfg, obs_size, action_size)
-    act = policy.make_policy(cfg, nets)
-    learn = update.make_update(cfg, nets, stride=num_envs)
-    shapes = jax.eval_shape(
-        learn,
-        jax.eval_shape(lambda k: agent.init(k, cfg, obs_size, action_size), jax.random.PRNGKey(0)),
-        jax.eval_shape(lambda: replay.init(cfg.replay_size, obs_size, action_size)),
-        jax.random.PRNGKey(0),
-    )[1]
-    no_metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    agent_fns = learner.build(cfg, obs_size, action_size, stride=num_envs)
+    act, learn, no_metrics = agent_fns.act, agent_fns.update, agent_fns.no_metrics
 
     def act_on(actor_params, obs_norm, obs, key, deterministic=False):
         """The policy on the network's view of obs (normalised under cfg.obs_norm)."""

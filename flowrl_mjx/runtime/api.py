@@ -31,9 +31,10 @@ import envs
 from flowrl_mjx.algorithm import presets, sharding
 from flowrl_mjx.algorithm import train as train_lib
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.dmc_backend import host_group, host_runner
+from flowrl_mjx.dmc_backend import host_group
+from flowrl_mjx.runtime import mjx_backend, run_config, runner
 from flowrl_mjx.runtime import run_dir as run_files
-from flowrl_mjx.runtime import runner
+from flowrl_mjx.runtime.run_config import RunConfig, Wandb
 
 BACKENDS = ("mjx", "dm_control")
 FIELDS = {f.name: f for c in (Config, train_lib.LoopConfig) for f in dataclasses.fields(c)}
@@ -79,56 +80,50 @@ def resolve(overrides: dict, *, preset=None, replay_ratio=None, num_seeds=1, bac
     return cfg, loop, name
 
 
-def new_settings(task, seed, preset, backend, num_seeds, num_devices, cfg, loop) -> dict:
-    """A new run's settings (config.json's run part; total_env_steps, obs_size and action_size
-    are added by the caller and `setup`)."""
-    return dict(task=task, seed=seed, preset=preset, backend=backend, num_seeds=num_seeds,
-                num_devices=num_devices, config=dataclasses.asdict(cfg),
-                loop=dataclasses.asdict(loop))  # fmt: skip
+def new_run(task, seed, preset, backend, num_seeds, num_devices, cfg, loop) -> RunConfig:
+    """A new run's RunConfig (budget, cadence and W&B are set by `schedule` and
+    `wandb_options`, the task's sizes by `setup`)."""
+    return RunConfig(task=task, config=cfg, loop=loop, seed=seed, preset=preset,
+                     backend=backend, num_seeds=num_seeds, num_devices=num_devices)  # fmt: skip
 
 
-def configs(stored: dict) -> tuple:
-    """(Config, LoopConfig) from a config.json's settings (JSON lists back to tuples)."""
-    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v
-                    for k, v in stored["config"].items()})  # fmt: skip
-    return cfg, train_lib.LoopConfig(**stored["loop"])
-
-
-def resume_settings(path) -> tuple:
-    """(settings, Config, LoopConfig) stored in `path`'s config.json; a resume re-applies no other
-    setting than total_env_steps (the caller's)."""
+def resumed(path) -> RunConfig:
+    """The RunConfig stored in `path`'s config.json; a resume re-applies no other setting than
+    the budget and the cadence (the caller's, see `schedule`)."""
     try:
-        stored = run_files.load_settings(path)
-        cfg, loop = configs(stored)
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"--resume: cannot read {path}/config.json ({e})") from None
-    settings = {k: stored[k] for k in ("task", "seed", "preset", "config", "loop")}
-    settings["backend"] = stored.get("backend", "mjx")  # runs from before --backend were MJX
-    settings["num_seeds"] = stored.get("num_seeds", 1)
-    settings["num_devices"] = stored.get("num_devices", 1)
-    settings["wandb"] = stored.get("wandb")  # runs from before --wandb_project had none
-    return settings, cfg, loop
+        return run_config.load(path)
+    except ValueError as e:
+        raise ValueError(f"--resume: {e}") from None
 
 
-def wandb_options(settings: dict, resume: bool, project=None, entity=None, group=None) -> None:
-    """Sets settings["wandb"] ({project, entity, group}, or None: no W&B) from --wandb_project,
-    --wandb_entity and --wandb_group. A resume logs to the run's stored W&B run (its id is in
-    the run dir): other W&B options there are refused rather than ignored."""
+def schedule(run: RunConfig, total_env_steps, eval_every, checkpoint_every) -> RunConfig:
+    """The run with its budget and cadence (checked: the intervals divide epoch numbers)."""
+    check_intervals(eval_every, checkpoint_every)
+    return run.replace(total_env_steps=total_env_steps, eval_every=eval_every,
+                       checkpoint_every=checkpoint_every)  # fmt: skip
+
+
+def wandb_options(run: RunConfig, resume: bool, project=None, entity=None,
+                  group=None) -> RunConfig:  # fmt: skip
+    """The run with its W&B logging (or none) from --wandb_project, --wandb_entity and
+    --wandb_group. A resume logs to the run's stored W&B run (its id is in the run dir): other
+    W&B options there are refused rather than ignored."""
     named = (("wandb_project", project), ("wandb_entity", entity), ("wandb_group", group))
     for key, value in named:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"--{key} takes a name, got {value!r}")
     if project is None and (entity is not None or group is not None):
         raise ValueError("--wandb_entity and --wandb_group need --wandb_project")
-    given = None if project is None else dict(project=project, entity=entity, group=group)
+    given = None if project is None else Wandb(project=project, entity=entity, group=group)
     if not resume:
-        settings["wandb"] = given
-    elif given is not None and given != settings.get("wandb"):
-        stored = settings.get("wandb") or "off"
+        return run.replace(wandb=given)
+    if given is not None and given != run.wandb:
+        stored = dataclasses.asdict(run.wandb) if run.wandb else "off"
         raise ValueError(
             f"resume keeps the run's W&B settings ({stored}); drop --wandb_project, "
             "--wandb_entity and --wandb_group or pass the stored ones"
         )
+    return run
 
 
 def check_intervals(eval_every, checkpoint_every) -> None:
@@ -149,28 +144,26 @@ def check_memory(cfg, obs_size, action_size, num_seeds=1) -> None:
         )
 
 
-def setup(settings: dict, cfg, path, resume: bool, overwrite: bool = False) -> tuple:
-    """(env, run dir): loads the task's env (adding obs_size/action_size to `settings`), checks
-    the replay fits in memory and creates or checks the run dir. Raises ValueError/OSError."""
-    if settings.get("wandb"):  # the optional extra: say so before loading anything
+def setup(run: RunConfig, path, resume: bool, overwrite: bool = False) -> tuple:
+    """(run with the task's obs/action sizes, env, run dir): loads the task's env, checks the
+    replay fits in memory and creates or checks the run dir. Raises ValueError/OSError."""
+    if run.wandb:  # the optional extra: say so before loading anything
         run_files.import_wandb()
-    env = host_group.quietly(lambda: envs.load(settings["task"]))
-    settings.update(obs_size=env.observation_size, action_size=env.action_size)
-    check_memory(cfg, env.observation_size, env.action_size, settings["num_seeds"])
-    out = run_files.prepare(path, settings["task"], settings["seed"], resume, overwrite)
-    return env, out
+    env = host_group.quietly(lambda: envs.load(run.task))
+    run = run.replace(obs_size=env.observation_size, action_size=env.action_size)
+    check_memory(run.config, env.observation_size, env.action_size, run.num_seeds)
+    out = run_files.prepare(path, run.task, run.seed, resume, overwrite)
+    return run, env, out
 
 
-def start(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every) -> str:
-    """Prints the device and recipe lines and trains with the settings' backend; the runner's
-    status."""
-    print(device_line(settings), flush=True)
-    print(presets.recipe_line(settings["preset"], cfg, loop), flush=True)
-    run = host_runner.run if settings["backend"] == "dm_control" else runner.run
-    return run(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every)
+def start(run: RunConfig, env, out, resume) -> str:
+    """Prints the device and recipe lines and trains; the runner's status."""
+    print(device_line(run.backend), flush=True)
+    print(presets.recipe_line(run.preset, run.config, run.loop), flush=True)
+    return runner.run(run, env, out, resume)
 
 
-def device_line(settings) -> str:
+def device_line(backend: str = "mjx") -> str:
     """Where the run computes: the learner's (and, with MJX, the envs') devices, or the host
     for dm_control's envs."""
     devices = jax.devices()
@@ -178,7 +171,7 @@ def device_line(settings) -> str:
     where = f"device: {jax.default_backend()} ({kind}) x {len(devices)}"
     if jax.default_backend() == "cpu":
         where += f", {os.cpu_count()} CPU cores"
-    if settings.get("backend") == "dm_control":
+    if backend == "dm_control":
         where += "; envs: dm_control on the host"
     return where
 
@@ -268,12 +261,11 @@ def train(
             _whole, names, given
         )
         overrides = {k: _typed(k, v) for k, v in overrides.items()}
-        check_intervals(eval_every, checkpoint_every)
         if resume:
             if not run_dir:
                 raise ValueError("resume=True needs run_dir")
-            settings, cfg, loop = resume_settings(os.fspath(run_dir))
-            _check_resume(task, settings, num_envs, preset, replay_ratio, overrides)
+            run = resumed(os.fspath(run_dir))
+            _check_resume(task, run, num_envs, preset, replay_ratio, overrides)
         else:
             if num_envs is not None:
                 overrides["num_envs"] = _typed("num_envs", num_envs)
@@ -281,15 +273,15 @@ def train(
                                       num_seeds=num_seeds, backend=backend,
                                       num_devices=num_devices,
                                       total_env_steps=total_env_steps)  # fmt: skip
-            settings = new_settings(task, seed, name, backend, num_seeds, num_devices, cfg, loop)
-        wandb_options(settings, resume, wandb_project, wandb_entity, wandb_group)
-        settings["total_env_steps"] = total_env_steps
+            run = new_run(task, seed, name, backend, num_seeds, num_devices, cfg, loop)
+        run = wandb_options(run, resume, wandb_project, wandb_entity, wandb_group)
+        run = schedule(run, total_env_steps, eval_every, checkpoint_every)
         path = None if run_dir is None else os.fspath(run_dir)
-        env, out = setup(settings, cfg, path, resume, overwrite)
+        run, env, out = setup(run, path, resume, overwrite)
     except (ValueError, OSError) as e:  # one line, as the CLI prints it
         raise ValueError(" ".join(str(e).split())) from None
-    status = start(settings, cfg, loop, env, out, resume, checkpoint_every, eval_every)
-    return RunResult(run_dir=out, status=status, config=cfg, loop=loop)
+    status = start(run, env, out, resume)
+    return RunResult(run_dir=out, status=status, config=run.config, loop=run.loop)
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "tuple": tuple}
@@ -320,10 +312,10 @@ def _whole(name, value) -> int:
     return int(value)
 
 
-def _check_resume(task, stored, num_envs, preset, replay_ratio, overrides) -> None:
+def _check_resume(task, stored: RunConfig, num_envs, preset, replay_ratio, overrides) -> None:
     """A resume trains with the stored settings; say so rather than ignore what was asked."""
-    if task != stored["task"]:
-        raise ValueError(f"resume: the run dir holds a {stored['task']} run, not {task}")
+    if task != stored.task:
+        raise ValueError(f"resume: the run dir holds a {stored.task} run, not {task}")
     given = [k for k, v in (("num_envs", num_envs), ("preset", preset),
                             ("replay_ratio", replay_ratio)) if v is not None]  # fmt: skip
     given += sorted(overrides)
@@ -348,7 +340,8 @@ class Run:
     """
 
     run_dir: str
-    settings: dict  # config.json as stored (task, seed, preset, config, loop, machine, ...)
+    settings: dict  # config.json as stored: the run's settings and the record of the machine
+    run: RunConfig  # the run's settings, typed
     config: Config
     loop: train_lib.LoopConfig
     metrics: object  # list of row dicts; {seed: list of row dicts} for several seeds
@@ -361,7 +354,7 @@ class Run:
     @property
     def seeds(self) -> tuple:
         """The training seeds whose outputs the dir holds."""
-        return tuple(self.metrics) if self.multi_seed else (self.settings["seed"],)
+        return tuple(self.metrics) if self.multi_seed else (self.run.seed,)
 
     @property
     def status(self):
@@ -380,8 +373,8 @@ class Run:
     def rows(self, seed=None) -> list:
         """One seed's rows (`seed` may be omitted for a single-seed run)."""
         if not self.multi_seed:
-            if seed not in (None, self.settings["seed"]):
-                raise ValueError(f"{self.run_dir} holds seed {self.settings['seed']}, not {seed}")
+            if seed not in (None, self.run.seed):
+                raise ValueError(f"{self.run_dir} holds seed {self.run.seed}, not {seed}")
             return self.metrics
         if seed not in self.metrics:
             raise ValueError(f"{self.run_dir} holds seeds {list(self.metrics)}; pass seed=")
@@ -408,8 +401,8 @@ class Run:
             return load_policy(self.run_dir, deterministic, seed)
         if run_seed not in self.metrics:
             raise ValueError(f"{self.run_dir} holds seeds {list(self.metrics)}; pass run_seed=")
-        base, n = self.settings["seed"], len(self.metrics)
-        member = runner.member_dirs(self.run_dir, base, n)[run_seed - base]
+        base, n = self.run.seed, len(self.metrics)
+        member = mjx_backend.member_dirs(self.run_dir, base, n)[run_seed - base]
         return load_policy(member, deterministic, seed)
 
 
@@ -420,20 +413,18 @@ def load_run(run_dir) -> Run:
     if not run_files.holds_run(path):
         raise ValueError(f"{path} holds no run (no config.json of flowrl_mjx)")
     settings = run_files.load_settings(path)
-    try:
-        cfg, loop = configs(settings)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"cannot read the settings in {path}/config.json ({e})") from None
-    n = settings.get("num_seeds", 1)
-    if n > 1:  # runner.member_dirs' layout: seeds seed..seed+n-1 in seed_<s>/
-        members = runner.member_dirs(path, settings["seed"], n)
-        metrics = {settings["seed"] + i: _read_rows(d) for i, d in enumerate(members)}
+    run = run_config.load(path)
+    n = run.num_seeds
+    if n > 1:  # mjx_backend.member_dirs' layout: seeds seed..seed+n-1 in seed_<s>/
+        members = mjx_backend.member_dirs(path, run.seed, n)
+        metrics = {run.seed + i: _read_rows(d) for i, d in enumerate(members)}
     else:
         metrics = _read_rows(path)
     summary = _read_json(os.path.join(path, "summary.json"))
     if summary is not None and n > 1:  # JSON object keys are strings; seeds are ints
         summary = dict(summary, final={int(k): v for k, v in summary.get("final", {}).items()})
-    return Run(run_dir=path, settings=settings, config=cfg, loop=loop, metrics=metrics,
+    return Run(run_dir=path, settings=settings, run=run, config=run.config, loop=run.loop,
+               metrics=metrics,
                summary=summary)  # fmt: skip
 
 

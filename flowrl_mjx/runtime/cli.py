@@ -28,6 +28,7 @@ from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.runtime import api, checkpoint, flag_help, runner
 from flowrl_mjx.runtime import run_dir as run_files
 from flowrl_mjx.runtime.api import FIELDS
+from flowrl_mjx.runtime.cli_flags import UsageError, parse_flags, usage_exit
 
 flags.DEFINE_string("task", "cheetah_run", "task name (see envs.names())")
 flags.DEFINE_integer("seed", 0, "random seed")
@@ -87,30 +88,6 @@ for _name, _f in FIELDS.items():
 FLAGS = flags.FLAGS
 
 
-class UsageError(Exception):
-    """Bad input: printed as one line, exit code 2."""
-
-
-def usage_exit(message) -> None:
-    """Bad input's one stderr line and exit code 2 (a shell's and argparse's usage-error code)."""
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-    sys.exit(2)
-
-
-def parse_flags(argv):
-    """absl's parsing with usage errors as ours: absl prints two lines and exits 1 on a bad flag,
-    and exits 1 after printing --help/--helpfull, which asked for nothing wrong (exit 0 here)."""
-    try:
-        rest = FLAGS(argv)
-    except flags.Error as e:
-        usage_exit(e)
-    except SystemExit:  # only absl's help flags exit while parsing, after printing the help
-        sys.exit(0)
-    if len(rest) > 1:
-        usage_exit(f"unexpected argument(s) {' '.join(rest[1:])}; settings are flags: --name value")
-    return rest
-
-
 def resolve():
     """(Config, LoopConfig, preset name) from defaults, the preset and the flags: api.resolve,
     the function flowrl_mjx.run builds a new run's config with."""
@@ -154,20 +131,19 @@ def _main():
     try:
         api.check_intervals(FLAGS.eval_every, FLAGS.checkpoint_every)
         if FLAGS.resume:
-            settings, cfg, loop = resume_settings()
+            run = resumed_run()
         else:
             cfg, loop, preset = resolve()
-            settings = api.new_settings(FLAGS.task, FLAGS.seed, preset, FLAGS.backend,
-                                        FLAGS.num_seeds, FLAGS.num_devices, cfg, loop)  # fmt: skip
-        api.wandb_options(settings, FLAGS.resume, FLAGS.wandb_project, FLAGS.wandb_entity,
-                          FLAGS.wandb_group)  # fmt: skip
-        settings["total_env_steps"] = FLAGS.total_env_steps
-        env, out = api.setup(settings, cfg, FLAGS.run_dir, FLAGS.resume, FLAGS.overwrite)
+            run = api.new_run(FLAGS.task, FLAGS.seed, preset, FLAGS.backend, FLAGS.num_seeds,
+                              FLAGS.num_devices, cfg, loop)  # fmt: skip
+        run = api.wandb_options(run, FLAGS.resume, FLAGS.wandb_project, FLAGS.wandb_entity,
+                                FLAGS.wandb_group)  # fmt: skip
+        run = api.schedule(run, FLAGS.total_env_steps, FLAGS.eval_every, FLAGS.checkpoint_every)
+        run, env, out = api.setup(run, FLAGS.run_dir, FLAGS.resume, FLAGS.overwrite)
     except (UsageError, ValueError, OSError) as e:
         usage_exit(e)
     try:
-        status = api.start(settings, cfg, loop, env, out, FLAGS.resume, FLAGS.checkpoint_every,
-                           FLAGS.eval_every)  # fmt: skip
+        status = api.start(run, env, out, FLAGS.resume)
     except (checkpoint.ResumeError, run_files.WandbError) as e:  # before training starts
         usage_exit(e)
     code = runner.exit_code(status)
@@ -176,11 +152,11 @@ def _main():
     sys.exit(code)
 
 
-def resume_settings():
-    """The stored run's settings; flags other than --total_env_steps are not re-applied."""
+def resumed_run():
+    """The stored run; flags other than --total_env_steps and the cadence are not re-applied."""
     if not FLAGS.run_dir:
         raise UsageError("--resume needs --run_dir")
-    return api.resume_settings(FLAGS.run_dir)
+    return api.resumed(FLAGS.run_dir)
 
 
 def run_main():

@@ -6,7 +6,6 @@ holds {"actor": parameters, "obs_norm": observation statistics}; files written b
 statistics existed hold the parameters alone and still load (their runs had no obs_norm).
 """
 
-import json
 import os
 from collections.abc import Mapping
 
@@ -15,9 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx.algorithm import normalizer, policy
-from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm import learner, normalizer
+from flowrl_mjx.runtime import run_config
 
 POLICY_FILE = "policy.msgpack"
 
@@ -55,19 +53,16 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
     suite's [-1, 1] actuators this is the identity).
     """
     try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            settings = json.load(f)
         with open(os.path.join(run_dir, POLICY_FILE), "rb") as f:
             blob = f.read()
     except OSError as e:
         raise ValueError(
             f"cannot load a policy from {run_dir}: {e.strerror}: {e.filename}"
         ) from None
-    cfg = Config(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in settings["config"].items()}
-    )
-    obs_size, action_size = settings["obs_size"], settings["action_size"]
-    nets = make_networks(cfg, obs_size, action_size)
+    run = run_config.load(run_dir)
+    cfg, obs_size, action_size = run.config, run.obs_size, run.action_size
+    agent_fns = learner.build(cfg, obs_size, action_size)
+    nets = agent_fns.nets
     template = nets.actor.init(jax.random.PRNGKey(0), jnp.zeros((1, obs_size)),
                                jnp.zeros((1, action_size)), 0.0)  # fmt: skip
     try:
@@ -77,7 +72,7 @@ def load_policy(run_dir: str, deterministic: bool = True, seed: int = 0):
     if cfg.obs_norm and stats is None:
         raise ValueError(f"{run_dir} was trained with obs_norm but its policy file has no "
                          "observation statistics")  # fmt: skip
-    act_policy = policy.make_policy(cfg, nets)
+    act_policy = agent_fns.act
 
     def act_fn(params, stats, obs, key, deterministic):
         """The training program's way of acting: normalised inputs under cfg.obs_norm."""

@@ -1,6 +1,7 @@
 """The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json,
 and optionally a Weights & Biases run (settings["wandb"], `pip install -e .[wandb]`)."""
 
+import dataclasses
 import glob
 import json
 import math
@@ -173,11 +174,14 @@ def import_wandb():
 
 
 def wandb_member(options, group_dir, num_seeds):
-    """One seed's W&B options in a multi-seed run: its seeds are grouped, by default under the
-    run dir's name (each seed's W&B run is named after its seed folder, see `_wandb_start`)."""
+    """One seed's W&B options (a run_config.Wandb) in a multi-seed run: its seeds are grouped,
+    by default under the run dir's name (each seed's W&B run is named after its seed folder, see
+    `_wandb_start`)."""
     if not options or num_seeds == 1:
         return options
-    return dict(options, group=options.get("group") or os.path.basename(os.path.abspath(group_dir)))
+    return dataclasses.replace(
+        options, group=options.group or os.path.basename(os.path.abspath(group_dir))
+    )
 
 
 def new_wandb_id() -> str:
