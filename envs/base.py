@@ -110,6 +110,20 @@ class DMCEnv(BraxEnv):
     def _get_reward(self, data: mjx.Data, info: dict) -> jax.Array:
         raise NotImplementedError
 
+    # ----- a state's observation and reward, for tools that set states (the parity harness) -----
+    def observation(self, data: mjx.Data, info: dict) -> collections.OrderedDict:
+        """dm_control's observation dict of a state (what `step` flattens into State.obs)."""
+        return self._get_obs(data, info)
+
+    def reward(self, data: mjx.Data, info: dict) -> jax.Array:
+        """The task's reward in a state (what `step` returns after its control step)."""
+        return self._get_reward(data, info)
+
+    @property
+    def ctrl_range(self) -> tuple:
+        """(low, high) of each actuator: the [-1, 1] action maps onto it (unlimited: +-1)."""
+        return self._ctrl_lo, self._ctrl_hi
+
     def _get_termination(self, data: mjx.Data, info: dict) -> jax.Array:
         """True when the task ends the episode (discount 0). Most tasks never do."""
         return jnp.zeros((), bool)

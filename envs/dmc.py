@@ -43,3 +43,17 @@ def flat_obs(obs) -> np.ndarray:
     """A dm_control observation dict as one flat array, in the dict's (dm_control's) key order:
     the layout of the MJX tasks' observations."""
     return np.concatenate([np.asarray(v, np.float64).ravel() for v in obs.values()])
+
+
+def quietly(build):
+    """Runs build() with absl warnings muted: MuJoCo warns once per compiled walker/hopper/...
+    model that its MJCF uses the deprecated `settotalmass`; with many envs that floods the log
+    (and the CLI's bad-input message is one stderr line)."""
+    from absl import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        return build()
+    finally:
+        logging.set_verbosity(level)

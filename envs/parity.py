@@ -33,7 +33,7 @@ def dm_load(env, seed: int):
 
 
 def to_dm_action(env, action: np.ndarray) -> np.ndarray:
-    lo, hi = np.asarray(env._ctrl_lo), np.asarray(env._ctrl_hi)
+    lo, hi = (np.asarray(x) for x in env.ctrl_range)
     return lo + (action + 1.0) * 0.5 * (hi - lo)
 
 
@@ -83,7 +83,7 @@ def _jit_obs_and_reward(env):
     # One compile per task: run op by op, the obs of some tasks (escape's rangefinders over the
     # terrain) are slow per state (figures: results/perf_changes.md, "parity.py").
     def obs_and_reward(data, info):
-        return env.flatten_obs(env._get_obs(data, info)), env._get_reward(data, info)
+        return env.flatten_obs(env.observation(data, info)), env.reward(data, info)
 
     return jax_setup.jit_single_env(obs_and_reward)
 
@@ -96,7 +96,7 @@ def step_from(env, rec: DMStep, action: np.ndarray, n: int = 1):
     obs = []
     for a in actions:
         data = step(data, jnp.asarray(a, jnp.float32), rec.info)
-        obs.append(np.asarray(env.flatten_obs(env._get_obs(data, rec.info))))
+        obs.append(np.asarray(env.flatten_obs(env.observation(data, rec.info))))
     return data, np.stack(obs)
 
 

@@ -6,10 +6,12 @@ by row in metrics.jsonl.
 Each revision is checked out (git worktree, detached) in a temporary folder and runs the same
 short training commands there with `python -m flowrl_mjx.launch` (the MJX backend with one seed
 and with two seeds, optionally the dm_control backend, which must then be installed as for
-`--backend dm_control`). "work" is this working tree as it is. Every metric of every row must be
-equal, except wall-clock figures (`wall_time`, `perf/*`), which measure the machine. A refactoring
-that claims "behaviour unchanged" runs this against the revision before it; exit code 0 when
-every run matched, 1 otherwise, with the differing values printed.
+`--backend dm_control`), and a run started by "before" and resumed by "after" (resume_across:
+a run made before the change continues after it). "work" is this working tree as it is. Every
+metric of every row must be equal, except wall-clock figures (`wall_time`, `perf/*`), which
+measure the machine. A refactoring that claims "behaviour unchanged" runs this against the
+revision before it; exit code 0 when every run matched, 1 otherwise, with the differing values
+printed.
 """
 
 import json
@@ -23,7 +25,9 @@ from absl import app, flags
 
 flags.DEFINE_string("before", None, "git revision of the reference behaviour", required=True)
 flags.DEFINE_string("after", "work", "git revision to compare, or 'work': this working tree")
-flags.DEFINE_list("cases", ["mjx", "mjx_2seeds", "dm_control"], "which runs to compare")
+flags.DEFINE_list(
+    "cases", ["mjx", "mjx_2seeds", "dm_control", "resume_across"], "which runs to compare"
+)
 flags.DEFINE_string("keep", None, "keep the runs' folders under this folder (default: removed)")
 FLAGS = flags.FLAGS
 
@@ -41,7 +45,16 @@ CASES = {
     "mjx_2seeds": ["--backend", "mjx", "--num_seeds", "2"],
     "dm_control": ["--backend", "dm_control"],
 }
+# resume_across: the run starts in the "before" tree, stops at half its budget with a checkpoint,
+# and the "after" tree resumes it (a run made before a change, continued after it); compared
+# with the "before" tree's straight run (MJX resumes exactly: env states are checkpointed).
+HALF = ["--total_env_steps", "480"]
 IGNORED_PREFIXES = ("perf/",)
+# Values that a stated change of arithmetic may move by rounding only: {case: {metric: relative
+# tolerance}}. The dm_control backend's train/reward used to be one float64 sum over the epoch
+# divided by its count; with the runner shared by both backends it is each iteration's float32
+# mean, averaged over the epoch, as the fused MJX program reduces it.
+ROUNDING = {"dm_control": {"train/reward": 1e-6}}
 IGNORED = {"wall_time"}
 
 
@@ -54,8 +67,9 @@ def checkout(rev: str, where: str) -> str:
     return where
 
 
-def run_case(tree: str, case: str, out: str) -> None:
-    cmd = [sys.executable, "-m", "flowrl_mjx.launch", *COMMON, *CASES[case], "--run_dir", out]
+def run_case(tree: str, case: str, out: str, extra=()) -> None:
+    cmd = [sys.executable, "-m", "flowrl_mjx.launch", *COMMON, *CASES[case], *extra,
+           "--run_dir", out]  # fmt: skip
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(
@@ -74,8 +88,10 @@ def rows_of(out: str) -> dict:
     return found
 
 
-def differences(before: dict, after: dict) -> list:
-    """Human-readable differences between two runs' rows, wall-clock figures aside."""
+def differences(before: dict, after: dict, rounding=None) -> list:
+    """Human-readable differences between two runs' rows, wall-clock figures aside (and within
+    `rounding`'s relative tolerances where a case states one)."""
+    rounding = rounding or {}
     out = []
     if set(before) != set(after):
         return [f"run dirs differ: {sorted(before)} vs {sorted(after)}"]
@@ -94,6 +110,8 @@ def differences(before: dict, after: dict) -> list:
                     isinstance(vb, float) and isinstance(va, float) and math.isnan(vb)
                     and math.isnan(va)
                 )  # fmt: skip
+                if not same and k in rounding and isinstance(vb, float) and isinstance(va, float):
+                    same = math.isclose(vb, va, rel_tol=rounding[k])
                 if not same:
                     out.append(f"{member} row {i} {k}: {vb} vs {va}")
     return out
@@ -108,13 +126,29 @@ def main(_):
     try:
         for case in FLAGS.cases:
             runs = {}
+            if case == "resume_across":
+                straight = os.path.join(base, "mjx_straight_before")
+                run_case(trees["before"], "mjx", straight)
+                out = os.path.join(base, "resume_across")
+                run_case(trees["before"], "mjx", out, HALF)
+                resume = [sys.executable, "-m", "flowrl_mjx.launch", "--resume", "--run_dir", out,
+                          "--total_env_steps", COMMON[COMMON.index("--total_env_steps") + 1],
+                          "--checkpoint_every", "2"]  # fmt: skip
+                done = subprocess.run(resume, cwd=trees["after"], capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"error: resume in the after tree: {done.stderr[-2000:]}")
+                runs = {"before": rows_of(straight), "after": rows_of(out)}
             for label, tree in trees.items():
+                if case == "resume_across":
+                    break
                 out = os.path.join(base, f"{case}_{label}")
                 run_case(tree, case, out)
                 runs[label] = rows_of(out)
-            diff = differences(runs["before"], runs["after"])
+            diff = differences(runs["before"], runs["after"], ROUNDING.get(case))
             n_rows = sum(len(r) for r in runs["after"].values())
-            print(f"{case}: {'same' if not diff else 'DIFFERENT'} ({n_rows} rows)", flush=True)
+            within = f", {', '.join(ROUNDING[case])} within rounding" if case in ROUNDING else ""
+            verdict = "same" if not diff else "DIFFERENT"
+            print(f"{case}: {verdict} ({n_rows} rows{within})", flush=True)
             for line in diff[:20]:
                 print(f"  {line}")
             failed |= bool(diff)

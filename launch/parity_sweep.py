@@ -95,7 +95,7 @@ def _jit_substep():
 def obs_keys(env, rec) -> list:
     """(key, end index in the flat obs) per obs key (our obs dict has dm_control's keys and
     order)."""
-    obs = env._get_obs(parity.to_mjx(env, rec.data), rec.info)
+    obs = env.observation(parity.to_mjx(env, rec.data), rec.info)
     return list(zip(obs, np.cumsum([int(np.size(v)) for v in obs.values()]), strict=True))
 
 

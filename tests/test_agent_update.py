@@ -11,7 +11,7 @@ from flowrl_mjx.algorithm import normalizer, replay
 from flowrl_mjx.algorithm.agent import init
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import make_networks
-from flowrl_mjx.algorithm.update import _averaged, make_update
+from flowrl_mjx.algorithm.update import averaged, make_update
 
 OBS, ACT = 4, 2
 SMALL = {
@@ -48,10 +48,10 @@ def test_config_defaults_valid_and_bad_values_rejected():
 
 def test_metric_averaging_weights_actor_by_the_updates_that_ran():
     metrics = {"critic/loss": jnp.array([1.0, 3.0, 5.0]), "actor/q": jnp.array([2.0, 0.0, 4.0])}
-    out = _averaged(metrics, jnp.array([1.0, 0.0, 1.0]))
+    out = averaged(metrics, jnp.array([1.0, 0.0, 1.0]))
     assert float(out["critic/loss"]) == 3.0 and float(out["actor/q"]) == 3.0
     np.testing.assert_allclose(float(out["actor/updated"]), 2 / 3)
-    assert float(_averaged(metrics, jnp.zeros(3))["actor/q"]) == 0.0
+    assert float(averaged(metrics, jnp.zeros(3))["actor/q"]) == 0.0
 
 
 def _probe_replay(key, n=256, reward=1.0):

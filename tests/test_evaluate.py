@@ -1,7 +1,6 @@
 """python -m flowrl_mjx.evaluate: dm_control returns equal a hand-written dm_control loop, the
 transfer report, one-line errors (exit 2), and the --video path (MP4, or a clear install line)."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -16,9 +15,11 @@ import flowrl_mjx
 from envs import dmc
 from envs.dmc import flat_obs
 from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.train import LoopConfig
 from flowrl_mjx.analysis import evaluate, video
 from flowrl_mjx.dmc_backend import host_env
 from flowrl_mjx.runtime import policy_io
+from flowrl_mjx.runtime.run_config import RunConfig
 from tests.tiny import CFG, TASK
 
 LENGTH, EPISODES, SEED = 30, 2, 5
@@ -32,9 +33,8 @@ def run(tmp_path_factory):
     nets = make_networks(CFG, 5, 1)
     params = nets.actor.init(jax.random.PRNGKey(1), jnp.zeros((1, 5)), jnp.zeros((1, 1)), 0.0)
     policy_io.save_actor(str(path), params)
-    settings = dict(task=TASK, seed=0, backend="mjx", obs_size=5, action_size=1,
-                    config=dataclasses.asdict(CFG))  # fmt: skip
-    (path / "config.json").write_text(json.dumps(settings))
+    run = RunConfig(task=TASK, config=CFG, loop=LoopConfig(), obs_size=5, action_size=1)
+    (path / "config.json").write_text(json.dumps(run.to_json()))
     return str(path)
 
 

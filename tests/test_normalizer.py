@@ -17,8 +17,10 @@ import flowrl_mjx
 from flowrl_mjx.algorithm import agent, normalizer, policy
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm.train import LoopConfig
 from flowrl_mjx.dmc_backend import host_train
 from flowrl_mjx.runtime import checkpoint, policy_io
+from flowrl_mjx.runtime.run_config import RunConfig
 
 OBS, ACT = 3, 2
 CFG = Config(actor_hidden=(8,), critic_hidden=(8,), value_hidden=(8,), batch_size=4,
@@ -74,8 +76,8 @@ def _run_dir(path, cfg, stats):
     nets = make_networks(cfg, OBS, ACT)
     params = nets.actor.init(jax.random.PRNGKey(1), jnp.zeros((1, OBS)), jnp.zeros((1, ACT)), 0.0)
     policy_io.save_actor(str(path), params, stats)
-    settings = dict(task="t", obs_size=OBS, action_size=ACT, config=dataclasses.asdict(cfg))
-    (path / "config.json").write_text(json.dumps(settings))
+    run = RunConfig(task="t", config=cfg, loop=LoopConfig(), obs_size=OBS, action_size=ACT)
+    (path / "config.json").write_text(json.dumps(run.to_json()))
     return str(path), nets, params
 
 

@@ -8,7 +8,7 @@ Names are "<group>/<name>". How the groups behave (the table states it per metri
   counts, the flag train/learning, the newest finished episodes' return), except train/reward,
   averaged. Non-finite values are expected (no episode has ended yet) and never stop a run.
 - critic/*, qbuf/*, value/*, actor/*: the K updates' losses and diagnostics, averaged over
-  iterations (actor/* first over the updates where the actor stepped, in update._averaged); a
+  iterations (actor/* first over the updates where the actor stepped, in update.averaged); a
   non-finite value stops the run, keeping the last good checkpoint.
 - eval/*: evaluation returns. A diverged policy's NaN return is a symptom; the losses name the
   cause, so eval/* never stops a run.
@@ -92,7 +92,7 @@ _DECLARED = (
         STOPS,
         "V: fraction of the batch where min Q_buffer_target(s, a) > V(s)",
     ),
-    # actor/*: means over the updates that stepped the actor (update._averaged), but updated
+    # actor/*: means over the updates that stepped the actor (update.averaged), but updated
     Metric(
         "actor/loss", MEAN, STOPS, "actor: -min Q(s, pi(s)) plus the weighted flow-matching term"
     ),

@@ -74,8 +74,7 @@ def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
 @functools.lru_cache(maxsize=8)
 def _reset_program(venv: VecEnv):
     """The VecEnv's jitted reset, one per VecEnv: a fresh jax.jit per init re-traced and
-    re-compiled MJX's reset every time (4.6 s per init for cartpole on 2 CPU cores,
-    results/perf_changes.md)."""
+    re-compiled MJX's reset every time (its cost: results/perf_changes.md)."""
     return jax_setup.jit_env(venv.reset, venv.num_envs, venv.env)
 
 

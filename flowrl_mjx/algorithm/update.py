@@ -27,7 +27,7 @@ from flowrl_mjx.algorithm.losses import make_losses
 from flowrl_mjx.algorithm.networks import Networks
 
 
-def _averaged(metrics: dict, ran) -> dict:
+def averaged(metrics: dict, ran) -> dict:
     """Mean over the K updates; actor/* averaged over the updates where the actor ran (0 if none).
     actor/updated = fraction of the K updates that stepped the actor (weight for later means)."""
     n_ran = jnp.maximum(jnp.sum(ran), 1.0)
@@ -41,7 +41,7 @@ def _averaged(metrics: dict, ran) -> dict:
 
 def make_update(cfg: Config, networks: Networks, stride: int = 1, losses=None) -> Callable:
     """update(agent_state, replay_state, key) -> (agent_state, metrics); pure, jittable; cfg is
-    closed over (never traced). metrics: dict of float32 scalars, see `_averaged`. stride: the
+    closed over (never traced). metrics: dict of float32 scalars, see `averaged`. stride: the
     transitions one iteration inserts (num_envs), which separate an env's consecutive steps in
     the replay ring; read only under cfg.n_step > 1. losses: the Losses learner.build made
     (built here otherwise)."""
@@ -127,6 +127,6 @@ def make_update(cfg: Config, networks: Networks, stride: int = 1, losses=None) -
         )
         # The running count, not a mean: the epoch reports train/* at its last iteration.
         updates = {"train/updates": agent_state.step.astype(jnp.float32)}
-        return agent_state, {**_averaged(metrics, ran), **updates}
+        return agent_state, {**averaged(metrics, ran), **updates}
 
     return update

@@ -41,20 +41,6 @@ def split_task(name: str) -> tuple:
     return table[name]
 
 
-def quietly(build):
-    """Runs build() with absl warnings muted: MuJoCo warns once per compiled walker/hopper/...
-    model that its MJCF uses the deprecated `settotalmass`; with many envs that floods the log
-    (and the CLI's bad-input message is one stderr line)."""
-    from absl import logging
-
-    level = logging.get_verbosity()
-    logging.set_verbosity(logging.ERROR)
-    try:
-        return build()
-    finally:
-        logging.set_verbosity(level)
-
-
 class EnvGroup:
     """dm_control envs with fixed task seeds, stepped one after another in this process."""
 
@@ -63,7 +49,7 @@ class EnvGroup:
 
         self._physics_error = PhysicsError
         domain, name = split_task(task)
-        self.envs = quietly(lambda: [dmc.load(domain, name, int(s)) for s in seeds])
+        self.envs = dmc.quietly(lambda: [dmc.load(domain, name, int(s)) for s in seeds])
         spec = self.envs[0].action_spec()
         self._lo = np.broadcast_to(spec.minimum, spec.shape).astype(np.float64)
         self._hi = np.broadcast_to(spec.maximum, spec.shape).astype(np.float64)

@@ -28,10 +28,10 @@ import jax
 import numpy as np
 
 import envs
+from envs import dmc
 from flowrl_mjx.algorithm import presets, sharding
 from flowrl_mjx.algorithm import train as train_lib
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.dmc_backend import host_group
 from flowrl_mjx.runtime import mjx_backend, run_config, runner
 from flowrl_mjx.runtime import run_dir as run_files
 from flowrl_mjx.runtime.run_config import RunConfig, Wandb
@@ -149,7 +149,7 @@ def setup(run: RunConfig, path, resume: bool, overwrite: bool = False) -> tuple:
     replay fits in memory and creates or checks the run dir. Raises ValueError/OSError."""
     if run.wandb:  # the optional extra: say so before loading anything
         run_files.import_wandb()
-    env = host_group.quietly(lambda: envs.load(run.task))
+    env = dmc.quietly(lambda: envs.load(run.task))
     run = run.replace(obs_size=env.observation_size, action_size=env.action_size)
     check_memory(run.config, env.observation_size, env.action_size, run.num_seeds)
     out = run_files.prepare(path, run.task, run.seed, resume, overwrite)
