@@ -115,6 +115,16 @@ ARMS = {
     # target_rate 0.9, n_step 3), 2 seeds, to the target's 10M env steps (resumable).
     "cheetah_4096_Q": _arm("cheetah_run", 4096, 10_240_000, 2, *NARROW),
     "walker_4096_Q": _arm("walker_run", 4096, 10_240_000, 2, *NARROW),
+    # Per-update levers on top of H_n3 (G3 + 3-step targets, the shipped gpu preset's per-update
+    # settings at 1024 envs). Width: the sweep's narrow critic is 3 layers of 128 (NARROW), the
+    # paper's 4 layers of 512; 256-wide with the paper's depth, one seed, asks whether the narrow
+    # sweep understates what an update does at the default width.
+    "cheetah_1024_I_w256": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3", *_G3,
+                                "--actor_hidden", "256,256", "--critic_hidden", "256,256",
+                                "--value_hidden", "256,256", *EVERY_40),
+    # The actor steps every update (official: every second one), with 3-step targets.
+    "cheetah_1024_I_pd1": _arm("cheetah_run", 1024, 409_600, 2, "--n_step", "3",
+                               "--policy_delay", "1", *_G3, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
