@@ -88,7 +88,9 @@ def _emitted(tmp_path) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(host_env, "run_episodes", lambda pool, act, length: (np.ones(2), 0))
         out["host evaluate"] = host_runner.evaluate(prog, hs.agent, None, key, 10)
-    log = run_dir.RunLog(str(tmp_path), {}, None, resume_steps=0)  # what a log row adds
+    log = run_dir.RunLog(
+        str(tmp_path), tiny.run_config(1), None, resume_steps=0
+    )  # what a log row adds
     log.write(8, {}, time.time(), 8, echo=False)
     out["log row"] = {k: v for k, v in log.last.items() if k not in metrics.ROW_COLUMNS}
     assert set(metrics.ROW_COLUMNS) <= set(log.last)

@@ -272,7 +272,7 @@ def test_tensorboard_gets_only_finite_scalars(tmp_path, capsys):
         def close(self):
             pass
 
-    log = run_dir.RunLog(str(tmp_path), {}, None, resume_steps=0)
+    log = run_dir.RunLog(str(tmp_path), tiny.run_config(1), None, resume_steps=0)
     if log._tb is not None:
         log._tb.close()  # the real writer, replaced by one that records what it is given
     log._tb = Recorder()

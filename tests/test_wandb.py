@@ -24,7 +24,7 @@ from flowrl_mjx.runtime.run_config import RunConfig, Wandb
 
 WANDB = dict(project="flowrl-test", entity=None, group=None)
 RUN = RunConfig(task="cartpole_balance", config=Config(), loop=LoopConfig())
-SETTINGS = dict(task="cartpole_balance", seed=0, config=dict(lr=3e-4, hidden=(8, 8)), wandb=WANDB)
+SETTINGS = RUN.replace(wandb=Wandb(**WANDB))  # a W&B run's settings
 
 
 @pytest.fixture
@@ -141,7 +141,8 @@ def test_offline_run_gets_finite_scalars_at_env_steps(tmp_path, offline, capfd):
     assert run.run_id == run_id and run.project == "flowrl-test"
     assert run.display_name == "cartpole_run" and run.run_group == ""
     config = {i.key: json.loads(i.value_json) for i in run.config.update}
-    assert config["task"] == "cartpole_balance" and config["config"] == dict(lr=3e-4, hidden=[8, 8])
+    assert config["task"] == "cartpole_balance" and config["config"]["lr"] == RUN.config.lr
+    assert config["config"]["actor_hidden"] == list(RUN.config.actor_hidden)
     assert "wandb" not in config
     assert got["summary"]["status"] == "finished" and got["exit"].exit_code == 0
 
@@ -186,7 +187,7 @@ def test_seeds_are_grouped_wandb_runs(tmp_path, offline):
     dirs = mjx_backend.member_dirs(str(out), run.seed, run.num_seeds)
     for d in dirs:
         os.makedirs(d)
-    logs = [run_dir.RunLog(d, r.to_json(), None, resume_steps=0)
+    logs = [run_dir.RunLog(d, r, None, resume_steps=0)
             for d, r in zip(dirs, mjx_backend.member_runs(run, str(out)), strict=True)]  # fmt: skip
     for i, log in enumerate(logs):
         log.write(100, {"critic_loss": float(i)}, time.time(), total=100, echo=False)

@@ -1,5 +1,5 @@
 """The run directory: config.json, model.mjb, metrics.jsonl, TensorBoard events, summary.json,
-and optionally a Weights & Biases run (settings["wandb"], `pip install -e .[wandb]`)."""
+and optionally a Weights & Biases run (RunConfig.wandb, `pip install -e .[wandb]`)."""
 
 import dataclasses
 import glob
@@ -87,10 +87,13 @@ def restart_line(path) -> str:
 class RunLog:
     """Writes what a run leaves behind and prints one progress line per log point."""
 
-    def __init__(self, path, settings, env, resume_steps=None):
-        """resume_steps: env steps of the restored checkpoint; later log rows are dropped.
-        None: a run from zero, whose logs start empty (a run restarted in its folder included)."""
-        self.path, self.settings = path, settings
+    def __init__(self, path, run, env, resume_steps=None, record=None):
+        """run: the RunConfig config.json stores (with `record`, where the run ran beyond the
+        machine, e.g. the dm_control backend's worker count). resume_steps: env steps of the
+        restored checkpoint; later log rows are dropped. None: a run from zero, whose logs start
+        empty (a run restarted in its folder included)."""
+        self.path = path
+        settings = dict(run.to_json(), **(record or {}))
         metrics_path = os.path.join(path, "metrics.jsonl")
         if resume_steps is None:
             with open(os.path.join(path, "config.json"), "w") as f:
@@ -192,7 +195,7 @@ def new_wandb_id() -> str:
 
 
 def _wandb_start(path, settings, resume):
-    """The W&B run of `path` when settings["wandb"] asks for one ({project, entity, group}),
+    """The W&B run of `path` when settings["wandb"] (the stored RunConfig's) asks for one,
     else None. Its id is stored in path/wandb_id: a resumed run continues that W&B run (a run
     from zero gets a new one, as its other logs start empty). Named after the run folder; W&B's
     own console output is off (a run's stdout is our lines); its local files go to the run dir

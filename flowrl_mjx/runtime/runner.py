@@ -146,7 +146,7 @@ def _loop(run: RunConfig, backend: Backend, out: str, resume: bool) -> str:
     done = done or len(parts)  # calls of the current epoch already made
     steps0 = backend.env_steps if resume else None
     model = None if resume else backend.model()
-    logs = [run_dir.RunLog(d, dict(r.to_json(), **backend.record), model, resume_steps=steps0)
+    logs = [run_dir.RunLog(d, r, model, resume_steps=steps0, record=backend.record)
             for d, r in zip(backend.dirs, backend.runs, strict=True)]  # fmt: skip
     per_epoch = run.loop.num_envs * run.loop.iters_per_epoch
     n_epochs = -(-run.total_env_steps // per_epoch)
