@@ -8,7 +8,8 @@ Reading order, each module one concern:
 - policy.py: actions by integrating the velocity field from noise.
 - replay.py: the on-device ring buffer and its sampling.
 - losses.py: the critic, Q_buffer, expectile V and the W2-regularised actor loss (paper eqs.).
-- agent.py: the learner's state and its init; update.py: K updates in the official order.
+- agent.py: the learner's state and its init; update.py: K updates in the official order;
+  learner.py: all of the above built once per run as one bundle (`Learner`).
 - train.py: one fused iteration (act, env step, insert, K updates) scanned into one jitted call;
   evaluation.py: full-episode returns; metrics.py: what each metric means and how it reduces.
 - seeds.py and sharding.py: the same program over stacked seeds or split over devices.
