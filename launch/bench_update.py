@@ -18,10 +18,8 @@ import jax
 import jax.numpy as jnp
 from absl import app, flags
 
-from flowrl_mjx.algorithm import agent, replay
+from flowrl_mjx.algorithm import agent, learner, replay
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.networks import make_networks
-from flowrl_mjx.algorithm.update import make_update
 from launch.common import header, machine_info
 
 flags.DEFINE_list("batch_sizes", ["256", "4096", "16384"], "batch sizes to time")
@@ -61,7 +59,7 @@ def bench(mode: str, batch: int, k: int) -> dict:
         critic_hidden=hidden,
         value_hidden=hidden,
     ).validate()
-    update = jax.jit(make_update(cfg, make_networks(cfg, obs_size, act_size)), donate_argnums=0)
+    update = jax.jit(learner.build(cfg, obs_size, act_size).update, donate_argnums=0)
     state = agent.init(jax.random.key(0), cfg, obs_size, act_size)
     buf = _full_replay(jax.random.key(1), cfg.replay_size, obs_size, act_size)
     t0 = time.perf_counter()

@@ -26,8 +26,7 @@ from absl import app, flags
 import envs
 from envs.jax_setup import jit_task
 from envs.wrappers import VecEnv
-from flowrl_mjx.algorithm import presets, train, update
-from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm import learner, presets, train
 from launch.common import header, machine_info
 
 flags.DEFINE_string("task", "cheetah_run", "task")
@@ -79,8 +78,8 @@ def bench(env, n: int) -> dict:
 
     # All three programs compiled with the epoch's options (jit_task), so the ratio compares alike.
     c_env, t_env, _ = _timed(jit_task(env_only, env), state.env, jax.random.PRNGKey(1))
-    nets = make_networks(cfg, env.observation_size, env.action_size)
-    learn = jit_task(update.make_update(cfg, nets), env)
+    fns = learner.build(cfg, env.observation_size, env.action_size, loop.num_envs)
+    learn = jit_task(fns.update, env)
     c_upd, t_upd, _ = _timed(learn, state.agent, state.replay, jax.random.PRNGKey(2))
     it_fused, it_env = t_fused / FLAGS.iters, t_env / FLAGS.iters
     memory, memory_kind = _peak_memory_bytes()

@@ -24,10 +24,8 @@ from absl import app, flags
 
 import envs
 from envs import jax_setup
-from flowrl_mjx.algorithm import agent, policy, replay
+from flowrl_mjx.algorithm import agent, learner, replay
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.networks import make_networks
-from flowrl_mjx.algorithm.update import make_update
 from launch.common import machine_info
 
 FLAGS = flags.FLAGS
@@ -142,7 +140,7 @@ def env_step_cost(env, n: int) -> dict:
 def update_cost(cfg: Config, obs_size: int, action_size: int) -> dict:
     """(b) One FlowRL update (critic, Q_buffer, V, actor, targets) on one sampled batch."""
     one = Config(**{**cfg.__dict__, "updates_per_iter": 1})
-    learn = make_update(one, make_networks(one, obs_size, action_size))
+    learn = learner.build(one, obs_size, action_size).update
     state = jax.eval_shape(lambda k: agent.init(k, one, obs_size, action_size), KEY)
     buf = jax.eval_shape(lambda: replay.init(one.replay_size, obs_size, action_size))
     return _cost(jax.jit(learn), state, buf, KEY)
@@ -150,7 +148,7 @@ def update_cost(cfg: Config, obs_size: int, action_size: int) -> dict:
 
 def act_cost(cfg: Config, obs_size: int, action_size: int, n: int) -> dict:
     """(c) Flow-policy action sampling (the ODE through the velocity field) for n observations."""
-    act = policy.make_policy(cfg, make_networks(cfg, obs_size, action_size))
+    act = learner.build(cfg, obs_size, action_size).act
     params = jax.eval_shape(lambda k: agent.init(k, cfg, obs_size, action_size), KEY)
     obs = jax.ShapeDtypeStruct((n, obs_size), jnp.float32)
     return _cost(jax.jit(act), params.params.actor, obs, KEY)

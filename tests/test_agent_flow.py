@@ -72,7 +72,8 @@ def actor_setup():
 
 def test_policy_batched_bounded_and_deterministic(actor_setup):
     cfg, nets, params = actor_setup
-    act = jax.jit(make_policy(cfg, nets), static_argnames="deterministic")
+    act = make_policy(cfg, nets, make_flow_action(cfg, nets))
+    act = jax.jit(act, static_argnames="deterministic")
     obs = jax.random.normal(jax.random.key(1), (4, 7, 5)) * 10.0
     a = act(params, obs, jax.random.key(2))
     assert a.shape == (4, 7, 3) and bool(jnp.all(jnp.abs(a) <= 1.0))
@@ -106,7 +107,7 @@ def test_noise_clipped_in_official_mode_only():
 
 def test_action_is_differentiable_through_the_ode(actor_setup):
     cfg, nets, params = actor_setup
-    act = make_policy(cfg, nets)
+    act = make_policy(cfg, nets, make_flow_action(cfg, nets))
     grads = jax.grad(lambda p: jnp.sum(act(p, jnp.ones((8, 5)), jax.random.key(0))))(params)
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)

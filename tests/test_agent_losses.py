@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx.algorithm import flow, losses
+from flowrl_mjx.algorithm import flow, losses, policy
 from flowrl_mjx.algorithm.agent import init
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import make_networks
@@ -124,7 +124,7 @@ def setup():
         next_obs=jax.random.normal(k[3], (B, OBS)),
         valid=jnp.ones(B).at[-3:].set(0.0),
     )
-    ls = losses.make_losses(cfg, nets)
+    ls = losses.make_losses(cfg, nets, policy.make_flow_action(cfg, nets))
     jitted = losses.Losses(**{f.name: jax.jit(getattr(ls, f.name)) for f in fields(ls)})
     return cfg, nets, state.params, batch, jitted
 

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flowrl_mjx.algorithm import normalizer, replay
+from flowrl_mjx.algorithm import learner, normalizer, replay
 from flowrl_mjx.algorithm.agent import init
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import make_networks
-from flowrl_mjx.algorithm.update import averaged, make_update
+from flowrl_mjx.algorithm.update import averaged
 
 OBS, ACT = 4, 2
 SMALL = {
@@ -75,7 +75,7 @@ def official():
 
     def counted(*args):
         traces.append(1)
-        return make_update(cfg, make_networks(cfg, OBS, ACT))(*args)
+        return learner.build(cfg, OBS, ACT).update(*args)
 
     state = init(jax.random.key(0), cfg, OBS, ACT)
     return cfg, jax.jit(counted), state, _probe_replay(jax.random.key(1)), traces
@@ -158,7 +158,7 @@ def _wild_replay(key, n=256):
 def test_paper_mode_k_updates_no_nan():
     """K = 3 updates in one scan (actor at counters 0 and 2) on wild random data, paper mode."""
     cfg = Config(**SMALL, mode="paper", updates_per_iter=3)
-    update = jax.jit(make_update(cfg, make_networks(cfg, OBS, ACT)))
+    update = jax.jit(learner.build(cfg, OBS, ACT).update)
     state = init(jax.random.key(0), cfg, OBS, ACT)
     for i in range(2):
         state, metrics = update(state, _wild_replay(jax.random.key(i)), jax.random.key(7 + i))
@@ -181,7 +181,6 @@ def test_obs_norm_normalises_each_sampled_batch_and_never_trains_the_statistics(
     obs and next_obs were normalised beforehand with the same statistics (which stay as given)."""
     cfg = Config(**SMALL, updates_per_iter=2, obs_norm=True)
     plain = dataclasses.replace(cfg, obs_norm=False)
-    nets = make_networks(cfg, OBS, ACT)
     raw = _wild_replay(jax.random.key(30))  # obs on a scale of 30: normalising matters
     stats = normalizer.update(normalizer.init(OBS), raw.data.obs, raw.data.valid)
     norm = lambda x: normalizer.normalize(stats, x)
@@ -189,8 +188,8 @@ def test_obs_norm_normalises_each_sampled_batch_and_never_trains_the_statistics(
         data=raw.data.replace(obs=norm(raw.data.obs), next_obs=norm(raw.data.next_obs))
     )
     state = init(jax.random.key(0), cfg, OBS, ACT).replace(obs_norm=stats)
-    on, m_on = jax.jit(make_update(cfg, nets))(state, raw, jax.random.key(31))
-    update_plain = jax.jit(make_update(plain, nets))
+    on, m_on = jax.jit(learner.build(cfg, OBS, ACT).update)(state, raw, jax.random.key(31))
+    update_plain = jax.jit(learner.build(plain, OBS, ACT).update)
     want, m_want = update_plain(state, pre, jax.random.key(31))
     assert _close(on.params, want.params) and _close(m_on, m_want)
     for a, b in zip(jax.tree.leaves(on.obs_norm), jax.tree.leaves(stats), strict=True):
@@ -219,13 +218,12 @@ def test_n_step_changes_the_update_only_where_chains_continue():
     can extend) and a different one where each env's steps continue (the stride is wired)."""
     base = Config(**SMALL)
     state = init(jax.random.key(0), base, OBS, ACT)
-    nets = make_networks(base, OBS, ACT)
 
     programs = {}  # one compile per config: the two replays share shapes
 
     def run(cfg, buf):
         if cfg not in programs:
-            programs[cfg] = jax.jit(make_update(cfg, nets, stride=4))
+            programs[cfg] = jax.jit(learner.build(cfg, OBS, ACT, stride=4).update)
         out, _ = programs[cfg](state, buf, jax.random.key(2))
         return out.params.critic
 

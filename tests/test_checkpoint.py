@@ -205,3 +205,27 @@ def test_corrupt_newest_falls_back_to_the_previous(tmp_path, capsys):
     # at_most picks an older step directly, without touching the corrupt one
     restored, meta = ckpts.restore_latest(_abstract(first), at_most=8)
     assert meta["epoch"] == 1 and capsys.readouterr().out == ""
+
+
+def test_start_meta_round_trip_and_older_dm_control_metas():
+    start = checkpoint.Start(4, 12.5, ({"x": np.float32([1.0, 2.0])},), 1)
+    back = checkpoint.Start.from_meta(start.meta())
+    assert (back.epoch, back.wall_s, back.calls_done) == (4, 12.5, 1)
+    np.testing.assert_array_equal(back.partial[0]["x"], [1.0, 2.0])
+    # metas of dm_control runs stopped before the calls' metrics were stored: only their count
+    older = checkpoint.Start.from_meta(dict(epoch=2, wall_time=3.0, partial_iters=5))
+    assert (older.partial, older.calls_done) == ((), 5)
+    assert checkpoint.Start() == checkpoint.Start(0, 0.0, (), 0)
+
+
+def test_resume_without_a_checkpoint_is_one_resume_error(tmp_path):
+    ckpts = checkpoint.Checkpoints(str(tmp_path / "run"))
+    abstract = jax.eval_shape(lambda: StateV1(jnp.zeros(2), {"c": jnp.zeros(3)}))
+    try:
+        ckpts.resume(abstract)
+    except checkpoint.ResumeError as e:
+        assert str(e).startswith(
+            "--resume: no readable checkpoint in "
+        ) and "run/checkpoints" in str(e)
+    else:
+        raise AssertionError("resume() returned without a checkpoint")

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flowrl_mjx.algorithm import evaluation, normalizer
+from flowrl_mjx.algorithm import evaluation, learner, normalizer
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import make_networks
 
@@ -44,7 +44,7 @@ def test_deterministic_half_acts_from_a0_zero_and_stochastic_half_samples():
     # A zero velocity field: the action is tanh(a0), so a0 = 0 gives 0 and sampled a0 do not.
     params = jax.tree.map(jnp.zeros_like, params)
     evaluate = evaluation.make_evaluate(
-        cfg, _ActionEcho(), nets, num_envs=4, episode_length=EPISODE
+        cfg, _ActionEcho(), learner.build(cfg, 1, 1), num_envs=4, episode_length=EPISODE
     )
     m = evaluate(params, jax.random.PRNGKey(1))
     assert float(m["eval/return_deterministic"]) == 0.0
@@ -64,10 +64,13 @@ def test_obs_norm_evaluates_on_normalised_observations():
     )
     shown = float(normalizer.normalize(stats, jnp.array([42.0]))[0])  # 0.5
     key = jax.random.PRNGKey(1)
-    on = evaluation.make_evaluate(cfg, _ActionEcho(42.0), nets, 4, EPISODE)(params, key, stats)
     plain = dataclasses.replace(cfg, obs_norm=False)
-    want = evaluation.make_evaluate(plain, _ActionEcho(shown), nets, 4, EPISODE)(params, key)
-    raw = evaluation.make_evaluate(plain, _ActionEcho(42.0), nets, 4, EPISODE)(params, key)
+    evaluate = lambda c, obs: evaluation.make_evaluate(
+        c, _ActionEcho(obs), learner.build(c, 1, 1), 4, EPISODE
+    )
+    on = evaluate(cfg, 42.0)(params, key, stats)
+    want = evaluate(plain, shown)(params, key)
+    raw = evaluate(plain, 42.0)(params, key)
     for k, v in want.items():
         np.testing.assert_allclose(on[k], v, rtol=1e-6, atol=1e-6, err_msg=k)
     assert abs(float(raw["eval/return_deterministic"] - want["eval/return_deterministic"])) > 1e-3

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from envs.wrappers import VecEnv
-from flowrl_mjx.algorithm import evaluation, metrics, train
-from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm import evaluation, learner, metrics, train
 from flowrl_mjx.algorithm.replay import Transition
 from flowrl_mjx.dmc_backend import host_env, host_runner, host_train
 from flowrl_mjx.runtime import run_dir
@@ -73,8 +72,8 @@ def _emitted(tmp_path) -> dict:
     venv = VecEnv(env, loop.num_envs)
     ts = jax.eval_shape(lambda k: train.init(k, cfg, loop, venv), key)
     out = {"epoch": jax.eval_shape(train.make_epoch_fn(cfg, loop, venv), ts)[1]}
-    nets = make_networks(cfg, env.observation_size, env.action_size)
-    evaluate = evaluation.make_evaluate(cfg, env, nets, loop.num_eval_envs, env.episode_length)
+    fns = learner.build(cfg, env.observation_size, env.action_size, loop.num_envs)
+    evaluate = evaluation.make_evaluate(cfg, env, fns, loop.num_eval_envs, env.episode_length)
     out["evaluate"] = jax.eval_shape(evaluate, ts.agent.params.actor, key, ts.agent.obs_norm)
     # the dm_control backend: its learner traced; its host paths fed with the learner's shapes
     n, o, a = loop.num_envs, venv.observation_size, venv.action_size

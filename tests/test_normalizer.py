@@ -86,7 +86,7 @@ def test_load_policy_applies_the_saved_statistics(tmp_path):
                                  var=jnp.array([0.25, 9.0, 4.0]), count=jnp.float32(7))  # fmt: skip
     out, nets, params = _run_dir(tmp_path / "on", CFG, stats)
     obs = np.array([[1.5, 4.0, -3.0], [0.0, 0.0, 0.0]], np.float32)
-    act = policy.make_policy(CFG, nets)
+    act = policy.make_policy(CFG, nets, policy.make_flow_action(CFG, nets))
     want = act(params, normalizer.normalize(stats, obs), None, deterministic=True)
     np.testing.assert_allclose(flowrl_mjx.load_policy(out)(obs), want, rtol=1e-6, atol=1e-6)
     unnormalised = act(params, obs, None, deterministic=True)
@@ -104,7 +104,8 @@ def test_policy_file_of_the_older_layout_still_loads(tmp_path):
     with open(os.path.join(out, policy_io.POLICY_FILE), "wb") as f:
         f.write(flax.serialization.to_bytes(params))
     obs = np.array([2.0, -1.0, 0.5], np.float32)
-    want = policy.make_policy(cfg, nets)(params, obs, None, deterministic=True)
+    act = policy.make_policy(cfg, nets, policy.make_flow_action(cfg, nets))
+    want = act(params, obs, None, deterministic=True)
     np.testing.assert_allclose(flowrl_mjx.load_policy(out)(obs), want, rtol=1e-6, atol=1e-6)
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import flowrl_mjx
-from flowrl_mjx.algorithm import normalizer, policy, train
-from flowrl_mjx.algorithm.networks import make_networks
+from flowrl_mjx.algorithm import learner, normalizer, train
 from flowrl_mjx.runtime import checkpoint, mjx_backend
 from tests.tiny import CFG, CFG_OBS_NORM, LOOP, PER_EPOCH, env, metrics, programs, train_run
 
@@ -67,8 +66,7 @@ def test_on_statistics_track_the_observations_and_travel_with_policy_and_checkpo
     assert all(np.isfinite(v) for k, v in rows[-1].items() if "episode" not in k)
     # load_policy acts as the actor on the normalised observation.
     obs = np.asarray(ts.env.obs)
-    nets = make_networks(CFG_OBS_NORM, venv.observation_size, venv.action_size)
-    act = policy.make_policy(CFG_OBS_NORM, nets)
+    act = learner.build(CFG_OBS_NORM, venv.observation_size, venv.action_size).act
     want = act(ts.agent.params.actor, normalizer.normalize(stats, obs), None, deterministic=True)
     np.testing.assert_allclose(flowrl_mjx.load_policy(straight)(obs), want, rtol=1e-5, atol=1e-6)
     # Resume continues exactly (the statistics are part of the checkpointed state).

@@ -37,22 +37,22 @@ def episode_returns(env, act, key, num_envs: int, episode_length: int):
     return total, jnp.sum(bad)
 
 
-def make_evaluate(cfg, env, networks, num_envs: int, episode_length: int, flow_action=None):
+def make_evaluate(cfg, env, fns, num_envs: int, episode_length: int):
     """evaluate(actor_params, key, obs_norm=None) -> metrics dict (means and stds over num_envs
     episodes of each way of acting). obs_norm: the agent's NormState, needed (and read) only
-    under cfg.obs_norm. flow_action: the policy's (learner.build's; built here otherwise).
+    under cfg.obs_norm. fns: the run's learner.Learner (its flow action acts).
 
     Both ways run as one batch of 2 * num_envs envs (the first half from a0 = 0), so the program
     holds one env step, not two: each MJX step in a program is traced and compiled on its own,
     and for a short run that compile time is a large share of the whole (figures:
     results/perf_changes.md, "less compiling").
     """
-    flow_action = flow_action or policy.make_flow_action(cfg, networks)
+    flow_action, action_size = fns.flow_action, fns.action_size
     deterministic = (jnp.arange(2 * num_envs) < num_envs)[:, None]
 
     def evaluate(actor_params, key, obs_norm=None):
         def act(obs, k):
-            a0 = policy.sample_a0(cfg, k, obs.shape[:-1] + (networks.action_size,))
+            a0 = policy.sample_a0(cfg, k, obs.shape[:-1] + (action_size,))
             net_obs = normalizer.inputs(cfg.obs_norm, obs_norm, obs)
             return flow_action(actor_params, net_obs, jnp.where(deterministic, 0.0, a0))
 

@@ -61,5 +61,5 @@ def build(cfg: Config, obs_size: int, action_size: int, stride: int = 1) -> Lear
         flow_action=flow_action,
         act=policy.make_policy(cfg, nets, flow_action),
         losses=fns,
-        update=update.make_update(cfg, nets, stride, fns),
+        update=update.make_update(cfg, nets, fns, stride),
     )

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flowrl_mjx.algorithm import flow
 from flowrl_mjx.algorithm.config import Config
 from flowrl_mjx.algorithm.networks import Networks
-from flowrl_mjx.algorithm.policy import make_flow_action, sample_a0
+from flowrl_mjx.algorithm.policy import sample_a0
 
 sg = jax.lax.stop_gradient
 OFFICIAL_W_MIN, OFFICIAL_W_MAX = 1e-3, 1.0  # the official code's clip of the actor weight
@@ -116,9 +116,9 @@ class Losses:
     actor: Callable  # (actor, critic, batch, q_buffer, key) -> (loss, metrics)
 
 
-def make_losses(cfg: Config, networks: Networks, flow_action=None) -> Losses:
-    """The four losses; flow_action: the policy's (learner.build passes it; built otherwise)."""
-    flow_action = flow_action or make_flow_action(cfg, networks)
+def make_losses(cfg: Config, networks: Networks, flow_action: Callable) -> Losses:
+    """The four losses; flow_action: the policy's (policy.make_flow_action, built once by
+    learner.build)."""
     q_apply, v_apply = networks.critic.apply, networks.value.apply
 
     def critic(critic_params, actor_params, critic_target_params, batch, key):

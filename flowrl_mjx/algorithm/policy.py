@@ -38,16 +38,15 @@ def make_flow_action(cfg: Config, networks: Networks) -> Callable:
     return flow_action
 
 
-def make_policy(cfg: Config, networks: Networks, flow_action=None) -> Callable:
+def make_policy(cfg: Config, networks: Networks, flow_action: Callable) -> Callable:
     """act(actor_params, obs, key, deterministic=False) -> action in [-1, 1]^act_size.
 
     obs: shape (*batch, obs_size), any number of leading dims. `deterministic` is a static Python
     bool: True integrates from a0 = 0 (the mode of the base noise; `key` is then unused), which is
     this project's deterministic evaluation. Note: the official code has no deterministic mode;
     its evaluation samples a0 like training, i.e. it is our `deterministic=False`.
-    flow_action: the one make_flow_action built (learner.build passes it; built here otherwise).
+    flow_action: make_flow_action's (learner.build builds it once for the policy and losses).
     """
-    flow_action = flow_action or make_flow_action(cfg, networks)
     action_size = networks.action_size
 
     def act(actor_params, obs, key, deterministic: bool = False):

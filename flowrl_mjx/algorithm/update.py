@@ -23,7 +23,7 @@ import optax
 from flowrl_mjx.algorithm import normalizer, replay
 from flowrl_mjx.algorithm.agent import AgentState, optimizer
 from flowrl_mjx.algorithm.config import Config
-from flowrl_mjx.algorithm.losses import make_losses
+from flowrl_mjx.algorithm.losses import Losses
 from flowrl_mjx.algorithm.networks import Networks
 
 
@@ -39,14 +39,13 @@ def averaged(metrics: dict, ran) -> dict:
     return out
 
 
-def make_update(cfg: Config, networks: Networks, stride: int = 1, losses=None) -> Callable:
+def make_update(cfg: Config, networks: Networks, losses: Losses, stride: int = 1) -> Callable:
     """update(agent_state, replay_state, key) -> (agent_state, metrics); pure, jittable; cfg is
     closed over (never traced). metrics: dict of float32 scalars, see `averaged`. stride: the
     transitions one iteration inserts (num_envs), which separate an env's consecutive steps in
-    the replay ring; read only under cfg.n_step > 1. losses: the Losses learner.build made
-    (built here otherwise)."""
+    the replay ring; read only under cfg.n_step > 1. losses: make_losses' (learner.build makes
+    the one set of functions the update and everything else use)."""
     cfg.validate()
-    losses = losses or make_losses(cfg, networks)
     tx = optimizer(cfg)
 
     def adam_step(loss_fn, params, opt_state, *args):

@@ -110,22 +110,19 @@ class DmcBackend:
     def model(self):
         return _dm_model(self.run.task, self.run.seed)
 
-    def start(self, resume: bool):
+    def start(self, resume: bool) -> checkpoint.Start:
         """The learner (fresh or restored) and fresh dm_control envs: their states are not
         checkpointed, so a resumed run starts new episodes with task seeds of the resumed epoch."""
         run, loop = self.run, self.run.loop
         sizes = (run.obs_size, run.action_size)
-        epoch, wall0, parts, done = 0, 0.0, [], 0
+        start = checkpoint.Start()
         if resume:
             self.state, meta = self._restore()
-            epoch, wall0 = meta["epoch"], meta["wall_time"]
-            parts = [{k: np.asarray(v, np.float32) for k, v in p.items()}
-                     for p in meta.get("partial", [])]  # fmt: skip
-            done = meta.get("partial_iters", 0)  # runs stopped before "partial" was stored
+            start = checkpoint.Start.from_meta(meta)
         else:
             self.state = host_train.init(self.key, run.config, *sizes)
         self.pool = host_env.HostEnvPool(run.task, loop.num_envs, run.seed, self.length,
-                                         epoch=epoch)  # fmt: skip
+                                         epoch=start.epoch)  # fmt: skip
         self.eval_pool = host_env.HostEnvPool(run.task, loop.num_eval_envs, run.seed, self.length,
                                               stream=host_env.EVAL)  # fmt: skip
         if (self.pool.obs_size, self.pool.action_size) != sizes:
@@ -137,7 +134,7 @@ class DmcBackend:
         self.tracker = _Tracker(loop.num_envs)
         self.obs = self.pool.reset()
         self.state, self.action = self.prog.start(self.state, self.obs)
-        return epoch, wall0, parts, done
+        return start
 
     def _restore(self):
         run = self.run
@@ -145,14 +142,9 @@ class DmcBackend:
             lambda k: host_train.init(k, run.config, run.obs_size, run.action_size), self.key
         )
         fresh = lambda: host_train.init(self.key, run.config, run.obs_size, run.action_size)
-        restored = self.ckpt.restore_latest(
+        state, meta = self.ckpt.resume(
             abstract, legacy=agent.legacy_layouts(abstract), defaults=fresh
         )
-        if restored is None:
-            raise checkpoint.ResumeError(
-                f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints"
-            )
-        state, meta = restored
         return host_train.place(state), meta
 
     @property

@@ -21,6 +21,7 @@ files, or a layout it cannot fill) is reported on one line and the previous one 
 """
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -37,10 +38,37 @@ class ResumeError(ValueError):
     CLI reports it as one line (exit 2)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """Where a run's host loop starts: epochs already logged, wall seconds already spent, and
+    the calls a stopped epoch had made (their metrics, so the resumed epoch logs one row equal to
+    an uninterrupted one's). Fresh runs start at Start()."""
+
+    epoch: int = 0
+    wall_s: float = 0.0
+    partial: tuple = ()  # one dict of host metrics per call made
+    calls_done: int = 0  # == len(partial), except for the dm_control backend's older metas
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Start":
+        """From a checkpoint's meta. dm_control runs stopped before the calls' metrics were stored
+        kept only their count (`partial_iters`); that epoch's row then covers the rest."""
+        partial = tuple({k: np.asarray(v, np.float32) for k, v in p.items()}
+                        for p in meta.get("partial", []))  # fmt: skip
+        done = len(partial) or meta.get("partial_iters", 0)
+        return cls(meta["epoch"], meta["wall_time"], partial, done)
+
+    def meta(self) -> dict:
+        """The checkpoint meta that from_meta reads back."""
+        partial = [{k: np.asarray(v).tolist() for k, v in p.items()} for p in self.partial]
+        return dict(epoch=self.epoch, wall_time=self.wall_s, partial=partial)
+
+
 class Checkpoints:
     """Saves/restores `TrainState` pytrees under run_dir/checkpoints, keeping the newest `keep`."""
 
     def __init__(self, run_dir: str, keep: int = 2):
+        self.run_dir = run_dir
         path = os.path.abspath(os.path.join(run_dir, "checkpoints"))
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
         # Named handlers let a fresh manager read a step's metadata (which entries it holds)
@@ -60,6 +88,15 @@ class Checkpoints:
     def steps(self) -> list:
         with _orbax_quiet():
             return sorted(self._manager.all_steps())
+
+    def resume(self, abstract_state, at_most=None, legacy=(), defaults=None):
+        """restore_latest for --resume: (state, meta), or ResumeError when there is nothing to
+        continue from."""
+        found = self.restore_latest(abstract_state, at_most, legacy, defaults)
+        if found is None:
+            where = f"{self.run_dir}/checkpoints" + (f" at step <= {at_most}" if at_most else "")
+            raise ResumeError(f"--resume: no readable checkpoint in {where}")
+        return found
 
     def restore_latest(self, abstract_state, at_most=None, legacy=(), defaults=None):
         """(state, meta) from the newest readable checkpoint (of step <= at_most if given), or

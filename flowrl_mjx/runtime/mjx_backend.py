@@ -13,7 +13,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from envs.wrappers import VecEnv
 from flowrl_mjx.algorithm import agent, learner, seeds, sharding, train
@@ -34,8 +33,7 @@ def programs(cfg, loop, env, num_seeds: int = 1, num_devices: int = 1):
 def _programs(cfg, loop, env, num_seeds: int, num_devices: int):
     venv = VecEnv(env, loop.num_envs)
     agent_fns = learner.build(cfg, env.observation_size, env.action_size, stride=loop.num_envs)
-    evaluate = make_evaluate(cfg, env, agent_fns.nets, loop.num_eval_envs, env.episode_length,
-                             agent_fns.flow_action)  # fmt: skip
+    evaluate = make_evaluate(cfg, env, agent_fns, loop.num_eval_envs, env.episode_length)
     if num_seeds > 1:
         return venv, seeds.make_epoch(cfg, loop, venv), seeds.make_evaluate(evaluate)
     if num_devices != 1:
@@ -125,36 +123,28 @@ class MjxBackend:
         """What RunLog saves as model.mjb: the MJX env's model."""
         return self.env
 
-    def start(self, resume: bool):
-        """Fresh states, or the newest checkpoint every member has: (epoch, wall time, the calls
-        of a stopped epoch's part, iterations of that part without metrics)."""
+    def start(self, resume: bool) -> checkpoint.Start:
+        """Fresh states, or the newest checkpoint every member has."""
         cfg, loop = self.run.config, self.one_call
+        start = checkpoint.Start()
         if resume:
             self.ts, meta = self._restore(train.abstract_state(cfg, loop, self.venv))
-            epoch, wall0 = meta["epoch"], meta["wall_time"]
-            parts = [{k: np.asarray(v, np.float32) for k, v in p.items()}
-                     for p in meta.get("partial", [])]  # fmt: skip
+            start = checkpoint.Start.from_meta(meta)
+        elif self.n == 1:
+            self.ts = train.init(self.keys[0], cfg, loop, self.venv)
         else:
-            if self.n == 1:
-                self.ts = train.init(self.keys[0], cfg, loop, self.venv)
-            else:
-                self.ts = seeds.init(self.keys, cfg, loop, self.venv)
-            epoch, wall0, parts = 0, 0.0, []
+            self.ts = seeds.init(self.keys, cfg, loop, self.venv)
         if self.run.num_devices != 1:
             self.ts = layout(cfg, loop, self.env, self.run.num_devices).put(self.ts)
-        return epoch, wall0, parts, 0
+        return start
 
     def _restore(self, abstract):
         legacy = agent.legacy_layouts(abstract)
         cfg, loop = self.run.config, self.one_call
         # a state field added after a checkpoint was written starts from the member's init
         fresh = [functools.partial(train.init, k, cfg, loop, self.venv) for k in self.keys]
-        found = [c.restore_latest(abstract, legacy=legacy, defaults=f)
+        found = [c.resume(abstract, legacy=legacy, defaults=f)
                  for c, f in zip(self.ckpts, fresh, strict=True)]  # fmt: skip
-        if any(r is None for r in found):
-            raise checkpoint.ResumeError(
-                f"--resume: no readable checkpoint in {self.dirs[0]}/checkpoints"
-            )
         common = min(int(ts.env_steps) for ts, _ in found)
         found = [r if int(r[0].env_steps) == common else
                  c.restore_latest(abstract, common, legacy, defaults=f)

@@ -21,7 +21,7 @@ import numpy as np
 
 from flowrl_mjx.algorithm import metrics as metric_rules
 from flowrl_mjx.algorithm import train
-from flowrl_mjx.runtime import mjx_backend, run_dir
+from flowrl_mjx.runtime import checkpoint, mjx_backend, run_dir
 from flowrl_mjx.runtime.run_config import RunConfig
 
 
@@ -60,7 +60,7 @@ class Backend(Protocol):
 
     def model(self): ...  # what RunLog saves as model.mjb (has .mj_model)
 
-    def start(self, resume: bool) -> tuple: ...  # (epoch, wall s, partial calls, done calls)
+    def start(self, resume: bool) -> checkpoint.Start: ...  # fresh, or where a checkpoint left off
 
     @property
     def env_steps(self) -> int: ...
@@ -140,17 +140,17 @@ def run(run: RunConfig, env, out: str, resume: bool) -> str:
 
 def _loop(run: RunConfig, backend: Backend, out: str, resume: bool) -> str:
     t_compile = time.time()
-    epoch, wall0, parts, done = backend.start(resume)
+    begin = backend.start(resume)
+    epoch, parts, done = begin.epoch, list(begin.partial), begin.calls_done
     if resume:
         print(resumed_line(out, backend.env_steps, epoch), flush=True)
-    done = done or len(parts)  # calls of the current epoch already made
     steps0 = backend.env_steps if resume else None
     model = None if resume else backend.model()
     logs = [run_dir.RunLog(d, r, model, resume_steps=steps0, record=backend.record)
             for d, r in zip(backend.dirs, backend.runs, strict=True)]  # fmt: skip
     per_epoch = run.loop.num_envs * run.loop.iters_per_epoch
     n_epochs = -(-run.total_env_steps // per_epoch)
-    stop, start, pace = StopFlag(), time.time() - wall0, _Pace()
+    stop, start, pace = StopFlag(), time.time() - begin.wall_s, _Pace()
     status, first = "finished", True
     try:
         while epoch < n_epochs:
@@ -247,10 +247,9 @@ def _eta(run: RunConfig, env_steps: int, rates) -> float:
 
 
 def _meta(epoch: int, start: float, parts: list) -> dict:
-    """A checkpoint's loop state: completed epochs, wall time, and the calls of the epoch in
-    progress (their metrics, so a resumed epoch logs what an uninterrupted one would)."""
-    partial = [{k: np.asarray(v).tolist() for k, v in p.items()} for p in parts]
-    return dict(epoch=epoch, wall_time=time.time() - start, partial=partial)
+    """A checkpoint's loop state (checkpoint.Start): completed epochs, wall time, and the calls of
+    the epoch in progress."""
+    return checkpoint.Start(epoch, time.time() - start, tuple(parts), len(parts)).meta()
 
 
 def resumed_line(out: str, env_steps: int, epoch: int) -> str:
