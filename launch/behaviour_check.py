@@ -123,12 +123,19 @@ def main(_):
     for label, rev in (("before", FLAGS.before), ("after", FLAGS.after)):
         trees[label] = checkout(rev, os.path.join(base, f"tree_{label}"))
     failed = False
+    straight_rows = {}
+
+    def straight(label: str, case: str) -> dict:
+        """Rows of one uninterrupted run of a case in a tree (run once, reused by resume_across)."""
+        out = os.path.join(base, f"{case}_{label}")
+        if out not in straight_rows:
+            run_case(trees[label], case, out)
+            straight_rows[out] = rows_of(out)
+        return straight_rows[out]
+
     try:
         for case in FLAGS.cases:
-            runs = {}
             if case == "resume_across":
-                straight = os.path.join(base, "mjx_straight_before")
-                run_case(trees["before"], "mjx", straight)
                 out = os.path.join(base, "resume_across")
                 run_case(trees["before"], "mjx", out, HALF)
                 resume = [sys.executable, "-m", "flowrl_mjx.launch", "--resume", "--run_dir", out,
@@ -137,13 +144,9 @@ def main(_):
                 done = subprocess.run(resume, cwd=trees["after"], capture_output=True, text=True)
                 if done.returncode != 0:
                     raise SystemExit(f"error: resume in the after tree: {done.stderr[-2000:]}")
-                runs = {"before": rows_of(straight), "after": rows_of(out)}
-            for label, tree in trees.items():
-                if case == "resume_across":
-                    break
-                out = os.path.join(base, f"{case}_{label}")
-                run_case(tree, case, out)
-                runs[label] = rows_of(out)
+                runs = {"before": straight("before", "mjx"), "after": rows_of(out)}
+            else:
+                runs = {label: straight(label, case) for label in trees}
             diff = differences(runs["before"], runs["after"], ROUNDING.get(case))
             n_rows = sum(len(r) for r in runs["after"].values())
             within = f", {', '.join(ROUNDING[case])} within rounding" if case in ROUNDING else ""
