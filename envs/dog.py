@@ -294,6 +294,9 @@ class DogStand(base.DMCEnv):
     # native MuJoCo with the same patches is off by as much (median 1.3, max 604), from the
     # capsule torso and skull once the dog lies on the floor and from sliding feet without noslip.
     step_tolerance = 1e-3
+    # Off: with XLA:CPU's fusion emitters the batched step did not compile within 15 minutes;
+    # without them it compiles in minutes (results/compile_profile/emitters_off/dog_run.md).
+    cpu_fusion_emitters = False
 
     @classmethod
     def model_xml(cls):

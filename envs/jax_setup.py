@@ -12,8 +12,9 @@
   entries). So programs of one env compile without them: `jit_env` picks the
   options from the env count (evaluation.py, evaluate.py, bench_envs), `jit_single_env` is the
   unbatched case (the parity harness).
-- Some tasks hit the slowdown batched too (swimmer, humanoid_CMU, manipulator, stacker;
-  results/perf_changes.md, results/bench_envs_cpu_emitters_off.md): their class sets
+- Some tasks hit the slowdown batched too (swimmer, humanoid_CMU, manipulator, stacker; dog's
+  batched step did not even compile in 15 minutes with the emitters; results/perf_changes.md,
+  results/bench_envs_cpu_emitters_off.md): their class sets
   `cpu_fusion_emitters = False`, and on CPU their env programs and training epoch compile without
   the emitters at every env count (`jit_env(..., env=...)`, and `jit_task` for the training
   epoch and other programs that mix env steps with updates).

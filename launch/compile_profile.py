@@ -514,6 +514,12 @@ def write_markdown(path: str, task: str, info: dict, rows: list, max_compile_s: 
         "Programs:\n",
     ]
     lines += [f"- `{name}`: {desc}" for name, desc in STAGES.items()]
+    commands = list(dict.fromkeys(r["command"] for r in rows if "command" in r))
+    if commands != [info["command"]] and commands:
+        lines.append("\nRows by command (`--append` keeps earlier rows):\n")
+        for c in commands:
+            sizes = sorted({r["batch"] for r in rows if r.get("command") == c})
+            lines.append(f"- batch {', '.join(map(str, sizes))}: `{c}`")
     batches = sorted({r["batch"] for r in rows})
     for n in batches:
         sub = [r for r in rows if r["batch"] == n]
@@ -592,6 +598,7 @@ def main(_):
                 row = dict(task=FLAGS.task, batch=n, stage=stage)
                 row.update(worker.run(job, FLAGS.max_compile_s))
                 row["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+                row["command"] = info["command"]  # rows kept by --append keep their own
                 rows = _ordered(rows + [row])
                 print(json.dumps(row), flush=True)
                 write(FLAGS.out, FLAGS.task, info, rows, meta)

@@ -123,3 +123,14 @@ def test_a_phase_over_the_limit_kills_the_worker_and_records_timed_out():
     assert row["status"] == "timed_out" and row["phase"] == "start"
     assert row["phase_s"] >= 0.2
     assert not worker.alive and worker.proc.returncode is not None
+
+
+def test_markdown_names_the_command_of_each_appended_batch(tmp_path):
+    info = dict(date="d", device="cpu", platform="cpu", cpu_cores=2, command="python -m y")
+    rows = [dict(r, command="python -m x" if r["batch"] == 1 else "python -m y") for r in _rows()]
+    path = tmp_path / "t.md"
+    cp.write_markdown(str(path), "t", info, rows, max_compile_s=900)
+    text = path.read_text()
+    assert "- batch 1: `python -m x`" in text and "- batch 64: `python -m y`" in text
+    cp.write_markdown(str(path), "t", info, [r for r in rows if r["batch"] == 64], 900)
+    assert "Rows by command" not in path.read_text()  # one command: the header names it
