@@ -1,6 +1,6 @@
 """The scale study: FlowRL at 128, 1024 and 4096 envs, returns against env steps and updates.
 
-    python -m launch.scale_study --arms cheetah_4096_b4096_k8 [--arms ...]   # train, then collect
+    python -m launch.scale_study --arms cheetah_4096_Q[,walker_4096_Q,...]   # train, then collect
     python -m launch.scale_study --collect_only                              # tables and plots only
 
 Each arm is one `python -m flowrl_mjx.launch` command (several seeds in one program with
@@ -125,6 +125,27 @@ ARMS = {
     # The actor steps every update (official: every second one), with 3-step targets.
     "cheetah_1024_I_pd1": _arm("cheetah_run", 1024, 409_600, 2, "--n_step", "3",
                                "--policy_delay", "1", *_G3, *EVERY_40),
+    # One-change probes on top of H_n3 (seed 0; H_n3's seed 0 is the direct comparison) of the
+    # levers the sweep had only tried at the official target rate: the W2 weight, the learning
+    # rate, observation normalisation, the actor's update delay.
+    "cheetah_1024_J_lam0": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3", "--lam", "0",
+                                *_G3, *EVERY_40),
+    "cheetah_1024_J_lam0.01": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3", "--lam",
+                                   "0.01", *_G3, *EVERY_40),
+    "cheetah_1024_J_lr3e-4": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3", *_G3,
+                                  "--lr", "3e-4", *EVERY_40),
+    "cheetah_1024_J_obsnorm": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3",
+                                   "--obs_norm", *_G3, *EVERY_40),
+    "cheetah_1024_J_pd1": _arm("cheetah_run", 1024, 409_600, 1, "--n_step", "3",
+                               "--policy_delay", "1", *_G3, *EVERY_40),
+    # The W2 weight's probes at seed 1 (the two seeds of each lam together answer it).
+    "cheetah_1024_J_lam0_s1": _arm("cheetah_run", 1024, 409_600, 1, "--seed", "1", "--n_step",
+                                   "3", "--lam", "0", *_G3, *EVERY_40),
+    "cheetah_1024_J_lam0.01_s1": _arm("cheetah_run", 1024, 409_600, 1, "--seed", "1",
+                                      "--n_step", "3", "--lam", "0.01", *_G3, *EVERY_40),
+    # The gpu preset as shipped with a smaller W2 weight, 2 seeds, 4096 envs (compare with Q).
+    "cheetah_4096_R_lam0.01": _arm("cheetah_run", 4096, 10_240_000, 2, "--lam", "0.01", *NARROW),
+    "cheetah_4096_R_lam0": _arm("cheetah_run", 4096, 10_240_000, 2, "--lam", "0", *NARROW),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
@@ -136,7 +157,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     """The script's flags, defined only when it runs as a script: tests import this module beside
     other launch/ scripts whose flags share names (absl flags are process-global)."""
-    flags.DEFINE_list("arms", [], f"arms to train (of: {', '.join(ARMS)})")
+    flags.DEFINE_list("arms", [], f"arms to train, comma-separated (of: {', '.join(ARMS)})")
     flags.DEFINE_bool("collect_only", False, "only rebuild study.json/md/png from the copied logs")
     flags.DEFINE_string("runs_root", "runs/scale", "where the arms' run dirs (with checkpoints) go")
     flags.DEFINE_string("out", "results/scale", "study outputs")
