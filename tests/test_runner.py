@@ -256,6 +256,15 @@ def test_progress_lines_name_the_eval_protocol():
         "deterministic [861.0, 861.0]"
     )
     assert runner.seed_returns_line(rows[:1]) == ""
+    # A multi-seed run's line shows the mean over its seeds, and says so.
+    rows[1]["train/episode_return"] = float("nan")  # that seed has not finished an episode
+    shown = run_dir.seed_means(rows)
+    assert shown.seeds == 2 and shown.metrics["train/episode_return"] == 800.0
+    mean = run_dir.progress_line(1_000_000, 12345.6, shown.metrics, 300.0, 250.5, shown.seeds)
+    assert "eval return (mean of 2 seeds) stochastic  425.6 (official protocol)" in mean
+    assert "deterministic  861.0 | train return  800.0 |" in mean and len(mean) <= 190
+    rows[0]["eval/return_stochastic"] = math.nan  # one diverged seed stays visible in the mean
+    assert math.isnan(run_dir.seed_means(rows).metrics["eval/return_stochastic"])
 
 
 def test_tensorboard_gets_only_finite_scalars(tmp_path, capsys):

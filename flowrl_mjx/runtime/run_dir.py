@@ -10,8 +10,10 @@ import secrets
 import shutil
 import string
 import time
+from typing import NamedTuple
 
 import jax
+import numpy as np
 
 from envs import model_io
 from flowrl_mjx.runtime.machine import machine_info
@@ -123,10 +125,11 @@ class RunLog:
         # last: a resume from a checkpoint older than W&B's last row sends those rows again.
         self._wandb_next = self._wandb.starting_step if self._wandb is not None else 0
 
-    def write(self, env_steps, metrics, start, total, echo=True, rates=None):
+    def write(self, env_steps, metrics, start, total, echo=True, rates=None, shown=None):
         """One log row (its perf/sps: env steps over wall time since the run began, compile
         included); the progress line's steps/s, updates/s and ETA come from `rates` (env steps/s,
-        updates/s of the timed calls, see runner) when given."""
+        updates/s of the timed calls, see runner) when given. `shown` (SeedMeans) replaces the
+        row's returns in the progress line: a multi-seed run prints the mean over its seeds."""
         wall = time.time() - start
         sps = env_steps / max(wall, 1e-9)
         row = {"env_steps": env_steps, "wall_time": wall, "perf/sps": sps, **metrics}
@@ -144,7 +147,10 @@ class RunLog:
             return
         rate, ups = rates if rates else (sps, None)
         eta = (total - env_steps) / max(rate, 1e-9)
-        print(progress_line(env_steps, rate, metrics, eta, ups), flush=True)
+        if shown is None:
+            print(progress_line(env_steps, rate, metrics, eta, ups), flush=True)
+        else:
+            print(progress_line(env_steps, rate, shown.metrics, eta, ups, shown.seeds), flush=True)
 
     def close(self, status):
         self._metrics.close()
@@ -251,15 +257,38 @@ def tb_scalars(row) -> dict:
     return {k: v for k, v in row.items() if k != "env_steps" and math.isfinite(v)}
 
 
-def progress_line(env_steps, sps, metrics, eta_s, ups=None) -> str:
+class SeedMeans(NamedTuple):
+    """What a multi-seed run's progress line shows: returns averaged over `seeds` seeds."""
+
+    metrics: dict
+    seeds: int
+
+
+def seed_means(rows) -> SeedMeans:
+    """The progress line's returns over a run's seeds: eval returns by plain mean (one diverged
+    seed's NaN stays visible), the train return over the seeds that have finished an episode."""
+    out = {}
+    for k in ("eval/return_stochastic", "eval/return_deterministic"):
+        if k in rows[0]:
+            out[k] = float(np.mean([r[k] for r in rows]))
+    train = [r["train/episode_return"] for r in rows if "train/episode_return" in r]
+    train = [v for v in train if math.isfinite(v)]
+    if train:
+        out["train/episode_return"] = float(np.mean(train))
+    return SeedMeans(out, len(rows))
+
+
+def progress_line(env_steps, sps, metrics, eta_s, ups=None, seeds=1) -> str:
     """The line printed at each log point. Stochastic eval comes first and is marked as the
     official FlowRL code's protocol, so it is the number read against published FlowRL curves.
     `-` marks what there is nothing of yet: no eval this epoch, no finished training episode (a
-    NaN train return is VecEnv's 'no episode ended'; an eval's NaN stays: a diverged policy)."""
+    NaN train return is VecEnv's 'no episode ended'; an eval's NaN stays: a diverged policy).
+    With `seeds` > 1 the returns are means over that many seeds, and the line says so."""
     train = metrics.get("train/episode_return")
     train = train if train is not None and math.isfinite(train) else None
     updates = "" if ups is None else f" {ups:6.1f} updates/s |"
-    return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s |{updates} eval return stochastic "
+    mean = "" if seeds == 1 else f" (mean of {seeds} seeds)"
+    return (f"steps {env_steps:>10,d} | {sps:8.0f} steps/s |{updates} eval return{mean} stochastic "
             f"{_cell(metrics.get('eval/return_stochastic'))} (official protocol) deterministic "
             f"{_cell(metrics.get('eval/return_deterministic'))} | train return {_cell(train)} | "
             f"ETA {max(eta_s, 0.0) / 60:6.1f} min")  # fmt: skip

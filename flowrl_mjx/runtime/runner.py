@@ -172,8 +172,7 @@ def _loop(run: RunConfig, backend: Backend, out: str, resume: bool) -> str:
                     if rates:
                         pace.early_done = True
                         eta = _eta(run, backend.env_steps, rates)
-                        print(run_dir.progress_line(backend.env_steps, rates[0], lead, eta,
-                                                    rates[1]), flush=True)  # fmt: skip
+                        _early_line(backend, parts[-1], rates, eta)
                         _warn_if_long(run, eta)
                 if stop.signal:
                     backend.save(_meta(epoch, start, parts))
@@ -194,9 +193,10 @@ def _loop(run: RunConfig, backend: Backend, out: str, resume: bool) -> str:
             if not pace.early_done and rates:
                 _warn_if_long(run, _eta(run, backend.env_steps, rates))
             pace.early_done = True
+            shown = run_dir.seed_means(rows) if len(rows) > 1 else None
             for j, (log, row) in enumerate(zip(logs, rows, strict=True)):
                 log.write(backend.env_steps, row, start, run.total_env_steps, echo=j == 0,
-                          rates=rates)  # fmt: skip
+                          rates=rates, shown=shown)  # fmt: skip
             _echo_seeds(rows)
             epoch += 1
             if stop.signal or epoch == n_epochs or epoch % run.checkpoint_every == 0:
@@ -240,6 +240,15 @@ def _warn_if_long(run: RunConfig, eta_s):
     line = long_run_line(run.task, run.preset, eta_s, jax.default_backend())
     if line:
         print(line, flush=True)
+
+
+def _early_line(backend, part, rates, eta) -> None:
+    """The progress line inside a long first epoch (no eval yet: the train return so far)."""
+    shown = run_dir.seed_means(_rows(part, backend.n))
+    line = run_dir.progress_line(
+        backend.env_steps, rates[0], shown.metrics, eta, rates[1], shown.seeds
+    )
+    print(line, flush=True)
 
 
 def _eta(run: RunConfig, env_steps: int, rates) -> float:
