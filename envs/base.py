@@ -11,6 +11,7 @@ from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
+import mujoco
 import numpy as np
 from brax.envs.base import Env as BraxEnv
 from brax.envs.base import State
@@ -30,6 +31,15 @@ BASE_OVERRIDES = {
     "episode_length": "control steps per episode (default 1000, as dm_control)",
     "solver_iterations": "MJX constraint-solver iterations (default: the dm_control model's)",
     "ls_iterations": "MJX line-search iterations (default: the dm_control model's)",
+    "jacobian": "MuJoCo's opt.jacobian, which MJX reads to choose the mass matrix's layout: "
+    "'dense', 'sparse' or 'auto' (MJX: sparse from nv 60 on; default: the dm_control model's)",
+}
+
+# opt.jacobian's names (the `jacobian` override) -> MuJoCo's enum.
+_JACOBIANS = {
+    "dense": mujoco.mjtJacobian.mjJAC_DENSE,
+    "sparse": mujoco.mjtJacobian.mjJAC_SPARSE,
+    "auto": mujoco.mjtJacobian.mjJAC_AUTO,
 }
 
 
@@ -57,6 +67,7 @@ class DMCEnv(BraxEnv):
         episode_length=EPISODE_LENGTH,
         solver_iterations=None,
         ls_iterations=None,
+        jacobian=None,
         **task_kwargs,
     ):
         unknown = set(task_kwargs) - set(self.task_overrides)
@@ -79,6 +90,10 @@ class DMCEnv(BraxEnv):
                 if int(value) != value or value < 1:
                     raise ValueError(f"{field} must be a positive integer, got {value!r}")
                 setattr(self.mj_model.opt, field, int(value))
+        if jacobian is not None:
+            if jacobian not in _JACOBIANS:
+                raise ValueError(f"jacobian must be one of {sorted(_JACOBIANS)}, got {jacobian!r}")
+            self.mj_model.opt.jacobian = _JACOBIANS[jacobian]
         self.episode_length = episode_length
         self.n_substeps = int(round(self.control_timestep / self.mj_model.opt.timestep))
         self.mjx_model = mjx.put_model(self.mj_model)

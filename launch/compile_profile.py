@@ -9,7 +9,9 @@ trace + lower (`jax.jit(f).lower(...)`), XLA compile (`.compile()`), the size of
 StableHLO text (chars; ops = lines with ` = `) and of the compiled, optimized HLO
 (`compiled.as_text()`: chars, instructions, `fusion` ops, `while` loops), XLA's cost analysis
 (flops, bytes accessed) and temp buffer size, then one call's run time (ms per call of the whole
-batch, a warm-up call first).
+batch, a warm-up call first). `--jacobian dense|sparse` overrides the mass matrix's layout (MJX
+reads MuJoCo's opt.jacobian; the dm_control models leave it to auto: sparse from nv 60 on, e.g.
+dog's nv 79), to compare the two layouts' compile and run time.
 
 The programs (`STAGES`): the batched `reset` (whose state every other program starts from), the
 stages of one MJX physics substep (`mjx.step`) called one at a time through mujoco.mjx's public
@@ -250,10 +252,17 @@ def _run_job(job: dict, ctx: dict) -> dict:
     emitters = {"auto": None, "on": True, "off": False}[job["fusion_emitters"]]
     _send("phase", phase="setup")
     if "env" not in ctx:
-        ctx["env"] = envs.load(job["task"])
+        jacobian = job.get("jacobian", "model")
+        ctx["env"] = envs.load(
+            job["task"], **({} if jacobian == "model" else {"jacobian": jacobian})
+        )
     env, n, stage = ctx["env"], job["batch"], job["stage"]
+    from mujoco import mjx
+
     row = dict(
-        no_fusion_emitters=without_fusion_emitters(n, env, emitters), substeps=env.n_substeps
+        no_fusion_emitters=without_fusion_emitters(n, env, emitters),
+        substeps=env.n_substeps,
+        mass_matrix="sparse" if mjx.is_sparse(env.mjx_model) else "dense",
     )
     try:
         fn, args, real, note = _program(env, n, stage, job["state_dir"], ctx)
@@ -496,6 +505,11 @@ def summary(rows: list) -> str:
     return text + "."
 
 
+def _layouts(rows: list) -> str:
+    """The mass-matrix layouts of the rows ('-': a row from before the layout was recorded)."""
+    return ", ".join(sorted({r.get("mass_matrix", "-") for r in rows}))
+
+
 def write_markdown(path: str, task: str, info: dict, rows: list, max_compile_s: float) -> None:
     from launch.common import header
 
@@ -509,6 +523,7 @@ def write_markdown(path: str, task: str, info: dict, rows: list, max_compile_s: 
         "lowered text; HLO: the compiled, optimized module (`compiled.as_text()`): instructions, "
         "chars, `fusion` instructions, `while` loops; run ms: one call of the batch after a "
         "warm-up call (it includes the per-call cost of passing the whole Data: compare a no-op). "
+        f"Mass matrix (MJX's layout, `--jacobian`): {_layouts(rows)}. "
         "The stages run on the reset state's Data (each on its own, not chained); the summary "
         "under each table compares the substep's split stages (smooth to integrate).\n",
         "Programs:\n",
@@ -573,6 +588,7 @@ def main(_):
         stages=stages,
         max_compile_s=FLAGS.max_compile_s,
         fusion_emitters=FLAGS.fusion_emitters,
+        jacobian=FLAGS.jacobian,
         descriptions=STAGES,
     )
     measuring = {(n, s) for n in sizes for s in stages}
@@ -591,6 +607,7 @@ def main(_):
                     stage=stage,
                     state_dir=state_dir,
                     fusion_emitters=FLAGS.fusion_emitters,
+                    jacobian=FLAGS.jacobian,
                     seconds=FLAGS.seconds,
                     max_compile_s=FLAGS.max_compile_s,
                     hlo_dir=os.path.join(FLAGS.out, "hlo") if FLAGS.save_hlo else None,
@@ -629,6 +646,13 @@ def define_flags() -> None:
         "XLA:CPU fusion emitters: "
         "auto = jax_setup.jit_env's rule (off for one env on CPU), on / off at every "
         "batch size",
+    )
+    flags.DEFINE_enum(
+        "jacobian",
+        "model",
+        ["model", "dense", "sparse", "auto"],
+        "the mass matrix's layout MJX uses (MuJoCo's opt.jacobian): model = the dm_control "
+        "model's (auto: sparse from nv 60 on), or the envs' `jacobian` override",
     )
     flags.DEFINE_bool(
         "append",

@@ -93,6 +93,10 @@ def test_markdown_has_a_table_per_batch(tmp_path):
     assert "| smooth† | 1.00 | 2.00 | 10 | 100 | 20 | 1,000 | 2 | 0 | 0.50 |  |" in text
     assert "| collision | 3.00 | > 900 (timed out) |" in text
     assert "timed out in compile after 900 s" in text
+    assert "Mass matrix (MJX's layout, `--jacobian`): -." in text  # rows without the field
+    rows = [dict(r, mass_matrix="dense") for r in _rows()]
+    cp.write_markdown(str(path), "t", info, rows, max_compile_s=900)
+    assert "Mass matrix (MJX's layout, `--jacobian`): dense." in path.read_text()
     for name in cp.STAGES:
         assert f"- `{name}`:" in text
 

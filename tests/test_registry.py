@@ -25,3 +25,19 @@ def test_paper_tasks_come_first():
 def test_unknown_task_names_the_closest():
     with pytest.raises(ValueError, match="cheetah_run"):
         envs.load("cheetah_rnu")
+
+
+def test_model_overrides_reach_the_mjx_model():
+    """The solver and mass-matrix overrides change the model MJX steps; bad values are refused."""
+    from mujoco import mjx
+
+    env = envs.load("cartpole_balance", jacobian="sparse", solver_iterations=3)
+    assert env.mjx_model.opt.jacobian == mjx.JacobianType.SPARSE
+    assert env.mj_model.opt.iterations == 3
+    assert envs.load("cartpole_balance", jacobian="dense").mjx_model.opt.jacobian == (
+        mjx.JacobianType.DENSE
+    )
+    with pytest.raises(ValueError, match="jacobian must be one of"):
+        envs.load("cartpole_balance", jacobian="banded")
+    with pytest.raises(ValueError, match="unknown override"):
+        envs.load("cartpole_balance", jacobain="dense")
