@@ -42,6 +42,9 @@ def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
 
 
 # The arms run so far and their settings; a new experiment is a new entry (names are run dirs).
+# An arm that names only `--preset gpu` got the preset's fixed values of its day (target_rate,
+# n_step and lam changed during the study); each run's config.json, and so study.md's columns,
+# hold what it actually ran with, and a resume reads that config.
 ARMS = {
     # The gpu preset as first shipped (batch 4096, K=8, lr 3e-4), narrow; stopped at ~1M steps.
     # Launched by hand before this script existed (one seed, --checkpoint_every 100): its recorded
@@ -113,8 +116,9 @@ ARMS = {
     "cheetah_1024_H_n3": _arm("cheetah_run", 1024, 409_600, 2, "--n_step", "3", *_G3, *EVERY_40),
     # 4096 envs: the gpu preset as shipped after the H arms (batch 4096, K=20, lr 1e-3,
     # target_rate 0.9, n_step 3), 2 seeds, to the target's 10M env steps (resumable).
-    "cheetah_4096_Q": _arm("cheetah_run", 4096, 10_240_000, 2, *NARROW),
-    "walker_4096_Q": _arm("walker_run", 4096, 10_240_000, 2, *NARROW),
+    # (lam 0.1 was the preset's then; named since the preset moved to 0.01 after the R arms.)
+    "cheetah_4096_Q": _arm("cheetah_run", 4096, 10_240_000, 2, "--lam", "0.1", *NARROW),
+    "walker_4096_Q": _arm("walker_run", 4096, 10_240_000, 2, "--lam", "0.1", *NARROW),
     # Per-update levers on top of H_n3 (G3 + 3-step targets, the shipped gpu preset's per-update
     # settings at 1024 envs). Width: the sweep's narrow critic is 3 layers of 128 (NARROW), the
     # paper's 4 layers of 512; 256-wide with the paper's depth, one seed, asks whether the narrow
@@ -146,6 +150,8 @@ ARMS = {
     # The gpu preset as shipped with a smaller W2 weight, 2 seeds, 4096 envs (compare with Q).
     "cheetah_4096_R_lam0.01": _arm("cheetah_run", 4096, 10_240_000, 2, "--lam", "0.01", *NARROW),
     "cheetah_4096_R_lam0": _arm("cheetah_run", 4096, 10_240_000, 2, "--lam", "0", *NARROW),
+    # walker_run's 4096-env row with R's W2 weight (lam 0.01 keeps the term), 2 seeds.
+    "walker_4096_R_lam0.01": _arm("walker_run", 4096, 10_240_000, 2, "--lam", "0.01", *NARROW),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).

@@ -59,4 +59,5 @@ def test_recipe_line_states_the_ratios():
     assert " target_rate=0.05 " in line  # the official rate; the gpu preset's differs
     cfg, loop = presets.build("gpu", num_envs=4096)
     assert " target_rate=0.9 " in presets.recipe_line("gpu", cfg, loop)
+    assert " lam=0.1 " in line and " lam=0.01 " in presets.recipe_line("gpu", cfg, loop)
     assert presets.recipe_line("gpu", cfg, loop).endswith(" n_step=3") and "n_step" not in line
