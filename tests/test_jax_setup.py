@@ -15,6 +15,7 @@ import jax
 import pytest
 
 from envs import jax_setup
+from flowrl_mjx.algorithm import train
 
 SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp
@@ -132,3 +133,41 @@ def test_loading_a_task_without_a_display_prints_nothing():
                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout == "" and out.stderr == "", (out.stdout, out.stderr)
+
+
+def _no_emitters_env():
+    import envs
+
+    env = envs.load("cartpole_balance", episode_length=20)
+    env.cpu_fusion_emitters = False  # as dog's class says, on this one instance
+    assert jax_setup.without_fusion_emitters(None, env) == (jax.default_backend() == "cpu")
+    return env
+
+
+def test_a_task_without_emitters_builds_state_shapes_and_seed_programs():
+    """train.abstract_state (what a resume, a device layout and the seeds' axes are built from)
+    traces the env reset inside another trace, where jax refuses a jit that carries compile
+    options; the seeds' evaluate jits the unjitted, vmapped evaluate with the task's options."""
+    from flowrl_mjx.algorithm import seeds
+    from flowrl_mjx.runtime import mjx_backend
+    from tests.tiny import CFG, LOOP
+
+    env = _no_emitters_env()
+    venv = mjx_backend.programs(CFG, LOOP, env, num_seeds=2)[0]  # the seeds' axes: shapes
+    assert train.abstract_state(CFG, LOOP, venv).env.obs.shape == (LOOP.num_envs, 5)
+    evaluate = seeds.make_evaluate(lambda p, k: {"r": jax.numpy.sum(p) + k[0]}, 2, env)
+    assert evaluate(jax.numpy.ones((2, 3)), jax.numpy.zeros((2, 2), jax.numpy.uint32))[
+        "r"
+    ].shape == (2,)
+
+
+@pytest.mark.slow  # ~10 s: traces the whole evaluation of a tiny task
+def test_the_seeds_evaluate_of_a_task_without_emitters_lowers():
+    from flowrl_mjx.runtime import mjx_backend
+    from tests.tiny import CFG, LOOP
+
+    venv, _, evaluate = mjx_backend.programs(CFG, LOOP, _no_emitters_env(), num_seeds=2)
+    actor = train.abstract_state(CFG, LOOP, venv).agent.params.actor
+    stacked = jax.tree.map(lambda x: jax.ShapeDtypeStruct((2, *x.shape), x.dtype), actor)
+    keys = jax.ShapeDtypeStruct((2, *jax.random.PRNGKey(0).shape), jax.numpy.uint32)
+    assert "stablehlo.while" in evaluate.lower(stacked, keys).as_text()

@@ -38,6 +38,14 @@ def episode_returns(env, act, key, num_envs: int, episode_length: int):
 
 
 def make_evaluate(cfg, env, fns, num_envs: int, episode_length: int):
+    """make_evaluate_fn's evaluate, jitted with the options of `num_envs` envs of `env` (one eval
+    env: see jax_setup), as before the two ways of acting merged into one batch."""
+    return jax_setup.jit_env(
+        make_evaluate_fn(cfg, env, fns, num_envs, episode_length), num_envs, env
+    )
+
+
+def make_evaluate_fn(cfg, env, fns, num_envs: int, episode_length: int):
     """evaluate(actor_params, key, obs_norm=None) -> metrics dict (means and stds over num_envs
     episodes of each way of acting). obs_norm: the agent's NormState, needed (and read) only
     under cfg.obs_norm. fns: the run's learner.Learner (its flow action acts).
@@ -45,7 +53,7 @@ def make_evaluate(cfg, env, fns, num_envs: int, episode_length: int):
     Both ways run as one batch of 2 * num_envs envs (the first half from a0 = 0), so the program
     holds one env step, not two: each MJX step in a program is traced and compiled on its own,
     and for a short run that compile time is a large share of the whole (figures:
-    results/perf_changes.md, "less compiling").
+    results/perf_changes.md, "less compiling"). Unjitted, so that seeds.py can vmap it.
     """
     flow_action, action_size = fns.flow_action, fns.action_size
     deterministic = (jnp.arange(2 * num_envs) < num_envs)[:, None]
@@ -66,5 +74,4 @@ def make_evaluate(cfg, env, fns, num_envs: int, episode_length: int):
             "eval/nonfinite_episodes": bad.astype(jnp.float32),
         }
 
-    # Options as for num_envs envs (one eval env: see jax_setup), as before the batches merged.
-    return jax_setup.jit_env(evaluate, num_envs, env)
+    return evaluate

@@ -63,9 +63,11 @@ def make_epoch(cfg: Config, loop: train.LoopConfig, venv: VecEnv):
     return jax_setup.jit_task(vmapped, venv.env, donate_argnums=0)
 
 
-def make_evaluate(evaluate):
-    """evaluate(actor_params, key) -> metrics, vmapped over stacked params and per-seed keys."""
-    return jax.jit(jax.vmap(evaluate))
+def make_evaluate(evaluate_fn, num_envs: int, env):
+    """evaluate(actor_params, key) -> metrics, vmapped over stacked params and per-seed keys;
+    evaluate_fn is evaluation.make_evaluate_fn's (unjitted), jitted here with the options of
+    `num_envs` eval envs of `env` (jax_setup.jit_env), as the single-seed evaluate."""
+    return jax_setup.jit_env(jax.vmap(evaluate_fn), num_envs, env)
 
 
 def _counters(ts: train.TrainState) -> tuple:

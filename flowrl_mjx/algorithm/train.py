@@ -59,15 +59,17 @@ def place(ts: TrainState) -> TrainState:
 
 
 def init(key, cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
+    return place(_fresh(key, cfg, venv, _reset_program(venv)))
+
+
+def _fresh(key, cfg: Config, venv: VecEnv, reset) -> TrainState:
     key_agent, key_env, key = jax.random.split(key, 3)
-    return place(
-        TrainState(
-            agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
-            replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
-            env=_reset_program(venv)(key_env),
-            key=key,
-            env_steps=jnp.zeros((), jnp.int32),
-        )
+    return TrainState(
+        agent=agent.init(key_agent, cfg, venv.observation_size, venv.action_size),
+        replay=replay.init(cfg.replay_size, venv.observation_size, venv.action_size),
+        env=reset(key_env),
+        key=key,
+        env_steps=jnp.zeros((), jnp.int32),
     )
 
 
@@ -81,8 +83,10 @@ def _reset_program(venv: VecEnv):
 @functools.lru_cache(maxsize=8)
 def abstract_state(cfg: Config, loop: LoopConfig, venv: VecEnv) -> TrainState:
     """The TrainState's shapes and dtypes (jax.eval_shape of init), once per program: what a
-    restore, a device layout and the seeds' vmap axes are built from."""
-    return jax.eval_shape(lambda k: init(k, cfg, loop, venv), jax.random.PRNGKey(0))
+    restore, a device layout and the seeds' vmap axes are built from. The env reset is traced
+    unjitted: its jitted program may carry compile options (jax_setup.jit_env), which jax
+    refuses on a jit nested in another trace."""
+    return jax.eval_shape(lambda k: place(_fresh(k, cfg, venv, venv.reset)), jax.random.PRNGKey(0))
 
 
 def make_epoch(cfg: Config, loop: LoopConfig, venv: VecEnv):

@@ -15,8 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.wrappers import VecEnv
-from flowrl_mjx.algorithm import agent, learner, seeds, sharding, train
-from flowrl_mjx.algorithm.evaluation import make_evaluate
+from flowrl_mjx.algorithm import agent, evaluation, learner, seeds, sharding, train
 from flowrl_mjx.runtime import checkpoint, policy_io, run_dir
 from flowrl_mjx.runtime.machine import machine_info
 from flowrl_mjx.runtime.run_config import RunConfig
@@ -33,9 +32,12 @@ def programs(cfg, loop, env, num_seeds: int = 1, num_devices: int = 1):
 def _programs(cfg, loop, env, num_seeds: int, num_devices: int):
     venv = VecEnv(env, loop.num_envs)
     agent_fns = learner.build(cfg, env.observation_size, env.action_size, stride=loop.num_envs)
-    evaluate = make_evaluate(cfg, env, agent_fns, loop.num_eval_envs, env.episode_length)
+    eval_args = (cfg, env, agent_fns, loop.num_eval_envs, env.episode_length)
     if num_seeds > 1:
-        return venv, seeds.make_epoch(cfg, loop, venv), seeds.make_evaluate(evaluate)
+        evaluate_fn = evaluation.make_evaluate_fn(*eval_args)
+        evaluate = seeds.make_evaluate(evaluate_fn, loop.num_eval_envs, env)
+        return venv, seeds.make_epoch(cfg, loop, venv), evaluate
+    evaluate = evaluation.make_evaluate(*eval_args)
     if num_devices != 1:
         epoch = layout(cfg, loop, env, num_devices).make_epoch(cfg, loop, venv)
         return venv, epoch, evaluate
