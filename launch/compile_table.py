@@ -19,6 +19,7 @@ compile). Writes OUT/compile_table_<platform>.json and .md, rewritten after ever
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -93,7 +94,9 @@ def run_job(job: dict, max_s: float) -> dict:
     lines = out.strip().splitlines()
     if proc.returncode == 0 and lines and lines[-1].startswith("{"):
         return json.loads(lines[-1])
-    tail = (err.strip().splitlines() or ["(no output)"])[-1][:300]
+    err_lines = err.strip().splitlines() or ["(no output)"]
+    errors = [ln for ln in err_lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+    tail = (errors or err_lines)[-1][:300]  # the exception's own line, not jax's traceback notes
     return dict(status="failed", phase=_last_phase(out), error=tail)
 
 
@@ -174,6 +177,9 @@ def main(argv):
     if unknown:
         print(f"error: unknown task(s) {', '.join(unknown)}", file=sys.stderr)
         raise SystemExit(2)
+    if set(FLAGS.programs) - set(PROGRAMS):
+        print(f"error: --programs takes {', '.join(PROGRAMS)}", file=sys.stderr)
+        raise SystemExit(2)
     info = machine_info()
     sizes = [int(n) for n in FLAGS.num_envs]
     path = os.path.join(FLAGS.out, f"compile_table_{info['platform']}.json")
@@ -183,7 +189,7 @@ def main(argv):
             rows = json.load(f)["rows"]
     for task in tasks:
         for n in sizes:
-            for program in PROGRAMS:
+            for program in FLAGS.programs:
                 job = dict(task=task, num_envs=n, program=program)
                 row = dict(job, **run_job(job, FLAGS.max_s))
                 row.update(
@@ -199,6 +205,9 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_list("tasks", ["paper"], "tasks, or 'paper' (envs.PAPER_TASKS)")
     flags.DEFINE_list("num_envs", ["1024"], "env counts")
+    flags.DEFINE_list(
+        "programs", list(PROGRAMS), f"programs to compile (of: {', '.join(PROGRAMS)})"
+    )
     flags.DEFINE_float("max_s", 900.0, "limit of one program's setup + lower + compile")
     flags.DEFINE_string("out", "results", "output folder")
     flags.DEFINE_bool("append", False, "keep the output JSON's rows this run does not measure")
