@@ -147,10 +147,8 @@ class RunLog:
             return
         rate, ups = rates if rates else (sps, None)
         eta = (total - env_steps) / max(rate, 1e-9)
-        if shown is None:
-            print(progress_line(env_steps, rate, metrics, eta, ups), flush=True)
-        else:
-            print(progress_line(env_steps, rate, shown.metrics, eta, ups, shown.seeds), flush=True)
+        returns, seeds = shown if shown is not None else (metrics, 1)
+        print(progress_line(env_steps, rate, returns, eta, ups, seeds), flush=True)
 
     def close(self, status):
         self._metrics.close()
