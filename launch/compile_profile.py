@@ -30,21 +30,19 @@ every row (a stopped run keeps its rows); `--save_hlo` also keeps each program's
 optimized HLO, gzipped, in OUT/hlo/. The persistent compilation cache is off in the workers.
 """
 
+import functools
 import gzip
 import json
 import os
 import pickle
-import queue
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-import traceback
 
 from absl import app, flags
+
+from launch import worker
 
 FLAGS = flags.FLAGS
 
@@ -87,7 +85,6 @@ STAGE_FUNCTIONS = {
     "mjx_step": ["step"],
 }
 _INTEGRATORS = {"EULER": "euler", "RK4": "rungekutta4", "IMPLICITFAST": "implicit"}
-_MSG = "@@compile_profile "  # prefix of the worker's messages on its stdout
 
 
 # ----- HLO text statistics -----
@@ -118,10 +115,6 @@ def hlo_stats(text: str) -> dict:
 
 
 # ----- the worker: builds one program, lowers, compiles and runs it -----
-def _send(kind: str, **data) -> None:
-    print(_MSG + json.dumps(dict(type=kind, **data)), flush=True)
-
-
 class _NotProfiled(Exception):
     """The stage is absent from this model or cannot be separated in this MJX version."""
 
@@ -250,7 +243,7 @@ def _run_job(job: dict, ctx: dict) -> dict:
     from envs.jax_setup import jit_env, without_fusion_emitters
 
     emitters = {"auto": None, "on": True, "off": False}[job["fusion_emitters"]]
-    _send("phase", phase="setup")
+    worker.send("phase", phase="setup")
     if "env" not in ctx:
         jacobian = job.get("jacobian", "model")
         ctx["env"] = envs.load(
@@ -269,13 +262,13 @@ def _run_job(job: dict, ctx: dict) -> dict:
     except _NotProfiled as e:
         return dict(row, status=e.status, note=e.note)
     row["note"] = note
-    _send("phase", phase="lower", data=row)
+    worker.send("phase", phase="lower", data=row)
     t0 = time.perf_counter()
     lowered = jit_env(fn, n, env, emitters=emitters).lower(*args)
     row["lower_s"] = time.perf_counter() - t0
     text = lowered.as_text()
     row.update(stablehlo_stats(text))
-    _send("phase", phase="compile", data=row)
+    worker.send("phase", phase="compile", data=row)
     t0 = time.perf_counter()
     compiled = lowered.compile()
     row["compile_s"] = time.perf_counter() - t0
@@ -290,7 +283,7 @@ def _run_job(job: dict, ctx: dict) -> dict:
                 f.write(body)
     del text, hlo, lowered
     if real:
-        _send("phase", phase="run", data=row)
+        worker.send("phase", phase="run", data=row)
         timing, out = _time_calls(compiled, args, job["seconds"], job["max_compile_s"])
         row.update(timing)
         if stage == "reset":
@@ -323,95 +316,11 @@ def worker_loop() -> None:
     import envs  # noqa: F401  (jax_setup.configure: synchronous dispatch on CPU)
 
     jax.config.update("jax_enable_compilation_cache", False)
-    ctx = {}
-    for line in sys.stdin:
-        job = json.loads(line)
-        try:
-            row = _run_job(job, ctx)
-        except Exception as e:  # noqa: BLE001 (a failing program is a row, the run goes on)
-            where = traceback.format_exc().strip().splitlines()[-3:]
-            row = dict(status="error", note=f"{type(e).__name__}: {e}"[:1000], traceback=where)
-        jax.clear_caches()
-        _send("done", row=row)
+    worker.serve(functools.partial(_run_job, ctx={}))
 
 
-# ----- the parent: one worker process at a time, a limit on each phase -----
-class Worker:
-    """A `--worker` child process; `run` returns a job's row, or a timed_out / error row after
-    killing it (then `alive` is False and the caller starts another)."""
-
-    def __init__(self, root: str):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "launch.compile_profile", "--worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            cwd=root,
-            env=env,
-        )
-        self.messages = queue.Queue()
-        self.alive = True
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            if line.startswith(_MSG):
-                self.messages.put(json.loads(line[len(_MSG) :]))
-            else:  # anything else the worker's libraries print
-                sys.stderr.write(line)
-        self.messages.put(None)
-
-    def run(self, job: dict, limit_s: float) -> dict:
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        row, phase = {}, "start"
-        t_job = t_phase = time.perf_counter()
-        while True:
-            left = t_phase + limit_s - time.perf_counter()
-            try:
-                msg = self.messages.get(timeout=max(left, 0.0))
-            except queue.Empty:
-                self.kill()
-                now = time.perf_counter()
-                return dict(
-                    row,
-                    status="timed_out",
-                    phase=phase,
-                    phase_s=now - t_phase,
-                    elapsed_s=now - t_job,
-                )
-            if msg is None:
-                self.kill()
-                return dict(
-                    row,
-                    status="error",
-                    phase=phase,
-                    elapsed_s=time.perf_counter() - t_job,
-                    note=f"worker exited (code {self.proc.returncode}) during {phase}",
-                )
-            if msg["type"] == "phase":
-                phase, t_phase = msg["phase"], time.perf_counter()
-                row.update(msg.get("data", {}))
-            else:
-                return dict(row, **msg["row"], elapsed_s=time.perf_counter() - t_job)
-
-    def kill(self) -> None:
-        self.alive = False
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def close(self) -> None:
-        if self.alive:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.alive = False
+# The parent's worker process: one at a time, a limit on each phase (`run(job, limit_s)`).
+Worker = functools.partial(worker.Worker, "launch.compile_profile")
 
 
 def selected_stages(names) -> list:
@@ -581,7 +490,6 @@ def main(_):
     info = machine_info()
     sizes = [int(b) for b in FLAGS.batch_sizes]
     stages = selected_stages(FLAGS.stages)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     meta = dict(
         task=FLAGS.task,
         batch_sizes=sizes,
@@ -595,12 +503,12 @@ def main(_):
     saved = _saved_rows(FLAGS.out, FLAGS.task) if FLAGS.append else []
     rows = [r for r in saved if (r["batch"], r["stage"]) not in measuring]
     state_dir = tempfile.mkdtemp(prefix="compile_profile_")
-    worker = None
+    child = None
     try:
         for n in sizes:
             for stage in stages:
-                if worker is None or not worker.alive:
-                    worker = Worker(root)
+                if child is None or not child.alive:
+                    child = Worker()
                 job = dict(
                     task=FLAGS.task,
                     batch=n,
@@ -613,15 +521,15 @@ def main(_):
                     hlo_dir=os.path.join(FLAGS.out, "hlo") if FLAGS.save_hlo else None,
                 )
                 row = dict(task=FLAGS.task, batch=n, stage=stage)
-                row.update(worker.run(job, FLAGS.max_compile_s))
+                row.update(child.run(job, FLAGS.max_compile_s))
                 row["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
                 row["command"] = info["command"]  # rows kept by --append keep their own
                 rows = _ordered(rows + [row])
                 print(json.dumps(row), flush=True)
                 write(FLAGS.out, FLAGS.task, info, rows, meta)
     finally:
-        if worker is not None:
-            worker.close()
+        if child is not None:
+            child.close()
         shutil.rmtree(state_dir, ignore_errors=True)
 
 

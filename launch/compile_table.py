@@ -19,27 +19,25 @@ compile). Writes OUT/compile_table_<platform>.json and .md, rewritten after ever
 
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 
 from absl import app, flags
 
+from launch import worker
+
 FLAGS = flags.FLAGS
 PROGRAMS = ("env_step", "epoch")
 
 
-def _worker(job: dict) -> None:
-    """Lowers and compiles one program; prints `phase <name>` lines, then the row as JSON."""
+def _compile(job: dict) -> dict:
+    """Lowers and compiles one program from shapes; its row (seconds, and the epoch's recipe)."""
     import jax
 
-    jax.config.update("jax_enable_compilation_cache", False)
     import envs
     from envs.jax_setup import jit_env, without_fusion_emitters
 
-    say = lambda *a: print(*a, flush=True)
-    say("phase setup")
+    worker.send("phase", phase="setup")
     env, n = envs.load(job["task"]), job["num_envs"]
     row = {}
     if job["program"] == "env_step":
@@ -66,43 +64,46 @@ def _worker(job: dict) -> None:
             critic_hidden=list(cfg.critic_hidden),
             no_fusion_emitters=without_fusion_emitters(None, env, None),
         )
-    say("phase lower")
+    worker.send("phase", phase="lower")
     t0 = time.perf_counter()
     lowered = fn.lower(*args)
     row["lower_s"] = time.perf_counter() - t0
-    say("phase compile")
+    worker.send("phase", phase="compile")
     t0 = time.perf_counter()
     lowered.compile()
     row["compile_s"] = time.perf_counter() - t0
-    say(json.dumps(dict(row, status="ok")))
+    return dict(row, status="ok")
+
+
+def worker_loop() -> None:
+    """The child: jobs on stdin, with the persistent compilation cache off (a cached compile is
+    not a compile)."""
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    worker.serve(_compile)
+
+
+def table_row(row: dict, phase: str) -> dict:
+    """The table's wording of a worker's row: ok as the program reported it; timed_out with the
+    phase and elapsed seconds; an error is `failed`, with the exception's own line."""
+    if row["status"] == "ok":
+        return {k: v for k, v in row.items() if k != "elapsed_s"}
+    if row["status"] == "timed_out":
+        return dict(status="timed_out", phase=row["phase"], elapsed_s=row["elapsed_s"])
+    note = (row.get("note") or "").strip() or "(no message)"
+    return dict(status="failed", phase=row.get("phase", phase), error=note.splitlines()[0][:300])
 
 
 def run_job(job: dict, max_s: float) -> dict:
-    """One program in a worker process: its row, or a timed_out / failed row with the phase."""
-    cmd = [sys.executable, "-m", "launch.compile_table", "--worker", json.dumps(job)]
-    t0 = time.perf_counter()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen(
-        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    """One program in a fresh worker process (its own memory and caches), `max_s` for the whole
+    job: its row, or a timed_out / failed row with the phase."""
+    child = worker.Worker("launch.compile_table")
     try:
-        out, err = proc.communicate(timeout=max_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        return dict(status="timed_out", phase=_last_phase(out), elapsed_s=time.perf_counter() - t0)
-    lines = out.strip().splitlines()
-    if proc.returncode == 0 and lines and lines[-1].startswith("{"):
-        return json.loads(lines[-1])
-    err_lines = err.strip().splitlines() or ["(no output)"]
-    errors = [ln for ln in err_lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
-    tail = (errors or err_lines)[-1][:300]  # the exception's own line, not jax's traceback notes
-    return dict(status="failed", phase=_last_phase(out), error=tail)
-
-
-def _last_phase(out: str) -> str:
-    phases = [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("phase ")]
-    return phases[-1] if phases else "start"
+        row = child.run(job, job_limit_s=max_s)
+    finally:
+        child.close()
+    return table_row(row, child.phase)
 
 
 def _seconds(r: dict, key: str) -> str:
@@ -168,7 +169,7 @@ def write(out: str, info: dict, rows: list, max_s: float) -> None:
 
 def main(argv):
     if FLAGS.worker:
-        return _worker(json.loads(FLAGS.worker))
+        return worker_loop()
     import envs
     from launch.common import machine_info
 
@@ -211,5 +212,5 @@ if __name__ == "__main__":
     flags.DEFINE_float("max_s", 900.0, "limit of one program's setup + lower + compile")
     flags.DEFINE_string("out", "results", "output folder")
     flags.DEFINE_bool("append", False, "keep the output JSON's rows this run does not measure")
-    flags.DEFINE_string("worker", "", "internal: one job as JSON (run in a worker process)")
+    flags.DEFINE_bool("worker", False, "internal: run as the compile worker (jobs on stdin)")
     app.run(main)
