@@ -334,6 +334,8 @@ def markdown(study: dict) -> str:
 
 
 def plot(study: dict, out: str) -> list:
+    """One PNG per task, one row of panels per env count (return against env steps, updates and
+    wall-clock), so that each row's arms can be told apart; the legend sits beside its row."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -341,22 +343,26 @@ def plot(study: dict, out: str) -> list:
 
     written = []
     for task in sorted({r["task"] for r in study["runs"]}):
-        fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
-        for r in (r for r in study["runs"] if r["task"] == task):
-            pts = r["points"]
-            y = [p["eval_return_stochastic"] for p in pts]
-            label = f"{r['name']} ({len(r['seeds'])} seeds)"
-            for ax, key in zip(axes, ("env_steps", "updates", "wall_s"), strict=True):
-                ax.plot([p[key] for p in pts], y, marker=".", label=label)
-        for ax, xl in zip(axes, ("env steps", "gradient updates", "wall-clock s (2 CPU cores)"),
-                          strict=True):  # fmt: skip
-            ax.set(xlabel=xl, ylabel="return (stochastic eval, mean over seeds)", title=task)
-            ax.grid(alpha=0.3)
-        axes[1].set_xscale("log")  # 4096-env arms make ~1e3-1e4 updates, 128-env ones ~1e6
-        axes[0].legend(fontsize=7)
+        runs = [r for r in study["runs"] if r["task"] == task]
+        counts = sorted({r["num_envs"] for r in runs})
+        fig, grid = plt.subplots(len(counts), 3, figsize=(19, 4.2 * len(counts)), squeeze=False)
+        for axes, n in zip(grid, counts, strict=True):
+            colors = plt.cm.tab20(np.linspace(0, 1, 20))
+            for i, r in enumerate(r for r in runs if r["num_envs"] == n):
+                pts = r["points"]
+                y = [p["eval_return_stochastic"] for p in pts]
+                label = f"{r['name']} ({len(r['seeds'])} seeds)"
+                for ax, key in zip(axes, ("env_steps", "updates", "wall_s"), strict=True):
+                    ax.plot([p[key] for p in pts], y, marker=".", color=colors[i % 20], label=label)
+            for ax, xl in zip(axes, ("env steps", "gradient updates", "wall-clock s (2 CPU cores)"),
+                              strict=True):  # fmt: skip
+                ax.set(xlabel=xl, ylabel="return (stochastic eval, mean over seeds)",
+                       title=f"{task}, {n} envs")  # fmt: skip
+                ax.grid(alpha=0.3)
+            axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         path = os.path.join(out, f"scale_{task}.png")
         fig.tight_layout()
-        fig.savefig(path, dpi=90)
+        fig.savefig(path, dpi=80)
         plt.close(fig)
         written.append(path)
     return written
