@@ -147,7 +147,8 @@ class RunLog:
             return
         rate, ups = rates if rates else (sps, None)
         eta = (total - env_steps) / max(rate, 1e-9)
-        returns, seeds = shown if shown is not None else (metrics, 1)
+        returns = metrics if shown is None else shown.metrics
+        seeds = 1 if shown is None else shown.seeds
         print(progress_line(env_steps, rate, returns, eta, ups, seeds), flush=True)
 
     def close(self, status):
