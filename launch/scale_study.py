@@ -36,9 +36,14 @@ _G3 = ["--batch_size", "1024", "--updates_per_iter", "64", "--lr", "1e-3", "--ta
        *NARROW]  # fmt: skip
 
 
-def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu"):
+# The gpu preset's per-update settings at 128 envs on the cpu preset (the c3 arms).
+_C3 = ["--batch_size", "256", "--updates_per_iter", "32", "--lr", "1e-3", "--target_rate", "0.9",
+       "--n_step", "3", "--lam", "0.01", "--eval_every", "3"]  # fmt: skip
+
+
+def _arm(task, num_envs, steps, seeds=2, *extra, preset="gpu", checkpoint_every=5):
     return dict(task=task, num_envs=num_envs, total_env_steps=steps, num_seeds=seeds,
-                flags=["--preset", preset, *extra])  # fmt: skip
+                checkpoint_every=checkpoint_every, flags=["--preset", preset, *extra])  # fmt: skip
 
 
 # The arms run so far and their settings; a new experiment is a new entry (names are run dirs).
@@ -155,7 +160,16 @@ ARMS = {
     # The gpu preset as shipped at the paper's width (4 layers of 512, the default), one seed: the
     # width confirmation of the narrow sweep's chosen recipe (compare with cheetah_4096_R_lam0.01,
     # seed 0). ~1.1 s per update on 2 cores, so a checkpoint every epoch (about 10 minutes).
-    "cheetah_4096_S_w512": _arm("cheetah_run", 4096, 10_240_000, 1, "--checkpoint_every", "1"),
+    # (Its recorded command shows --checkpoint_every 5 then 1, as it ran: absl keeps the last.)
+    "cheetah_4096_S_w512": _arm("cheetah_run", 4096, 10_240_000, 1, checkpoint_every=1),
+    # 128 envs with the gpu preset's per-update settings (lr 1e-3, target_rate 0.9, n_step 3,
+    # lam 0.01) at batch 256 and replay ratio 64 (K = 32: 1/4 update per env step), 2 seeds: the
+    # 2-seed 128-env rows of the study, and a candidate cpu recipe against c2 (batch 512, K = 16,
+    # official n_step and lam), whose batch ran unusually slowly on this CPU (update_threads.md).
+    "cheetah_128_c3": _arm("cheetah_run", 128, 1_024_000, 2, *_C3, preset="cpu"),
+    "walker_128_c3": _arm("walker_run", 128, 1_024_000, 2, *_C3, preset="cpu"),
+    # quadruped_walk with the gpu preset as it ships (lam 0.01), narrow, 2 seeds, 1024 envs.
+    "quadruped_1024_R": _arm("quadruped_walk", 1024, 10_240_000, 2, *NARROW, *EVERY_40),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).
@@ -180,7 +194,8 @@ def arm_command(name: str, spec: dict, run_dir: str, resume: bool) -> list:
     return [
         sys.executable, "-m", "flowrl_mjx.launch", "--task", spec["task"],
         "--num_envs", str(spec["num_envs"]), "--num_seeds", str(spec["num_seeds"]),
-        "--total_env_steps", str(spec["total_env_steps"]), "--checkpoint_every", "5",
+        "--total_env_steps", str(spec["total_env_steps"]),
+        "--checkpoint_every", str(spec["checkpoint_every"]),
         "--run_dir", run_dir, *spec["flags"],
     ]  # fmt: skip
 
@@ -346,9 +361,10 @@ def plot(study: dict, out: str) -> list:
         runs = [r for r in study["runs"] if r["task"] == task]
         counts = sorted({r["num_envs"] for r in runs})
         fig, grid = plt.subplots(len(counts), 3, figsize=(19, 4.2 * len(counts)), squeeze=False)
+        colors = plt.cm.tab20(np.linspace(0, 1, 20))
         for axes, n in zip(grid, counts, strict=True):
-            colors = plt.cm.tab20(np.linspace(0, 1, 20))
-            for i, r in enumerate(r for r in runs if r["num_envs"] == n):
+            row = [r for r in runs if r["num_envs"] == n]
+            for i, r in enumerate(row):
                 pts = r["points"]
                 y = [p["eval_return_stochastic"] for p in pts]
                 label = f"{r['name']} ({len(r['seeds'])} seeds)"
@@ -359,6 +375,11 @@ def plot(study: dict, out: str) -> list:
                 ax.set(xlabel=xl, ylabel="return (stochastic eval, mean over seeds)",
                        title=f"{task}, {n} envs")  # fmt: skip
                 ax.grid(alpha=0.3)
+            # A row whose arms' update counts differ by more than 10x (the 128-env recipes make
+            # 1/8 to 2 updates per env step) reads on a log axis; log drops the 0-update points.
+            ends = [r["points"][-1]["updates"] for r in row]
+            if min(ends) > 0 and max(ends) > 10 * min(ends):
+                axes[1].set_xscale("log")
             axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         path = os.path.join(out, f"scale_{task}.png")
         fig.tight_layout()

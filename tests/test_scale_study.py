@@ -50,3 +50,12 @@ def test_collect_means_seeds_over_shared_points_and_reads_logged_updates(tmp_pat
     line = next(t for t in table.splitlines() if t.startswith("| two |"))
     assert "| 0.9 | 0.1 |" in line and "40.0 [30, 50] / 41.0" in line
     assert "| 0.05 |" in next(t for t in table.splitlines() if t.startswith("| old |"))
+
+
+def test_every_arm_command_names_its_checkpoint_interval_once():
+    for name, spec in scale_study.ARMS.items():
+        cmd = scale_study.arm_command(name, spec, "runs/x", resume=False)
+        assert cmd.count("--checkpoint_every") == 1, name
+        assert cmd[cmd.index("--checkpoint_every") + 1] == str(spec["checkpoint_every"])
+    s = scale_study.ARMS["cheetah_4096_S_w512"]
+    assert s["checkpoint_every"] == 1 and "--checkpoint_every" not in s["flags"]
