@@ -168,8 +168,13 @@ ARMS = {
     # official n_step and lam), whose batch ran unusually slowly on this CPU (update_threads.md).
     "cheetah_128_c3": _arm("cheetah_run", 128, 1_024_000, 2, *_C3, preset="cpu"),
     "walker_128_c3": _arm("walker_run", 128, 1_024_000, 2, *_C3, preset="cpu"),
-    # quadruped_walk with the gpu preset as it ships (lam 0.01), narrow, 2 seeds, 1024 envs.
-    "quadruped_1024_R": _arm("quadruped_walk", 1024, 10_240_000, 2, *NARROW, *EVERY_40),
+    # The cpu preset as it ships after the c3 arms (c3's settings), one seed: the side-by-side
+    # wall-clock against brax SAC (launch/peer_brax_sac.py), as cheetah_128_c2_s1 was.
+    "cheetah_128_cpu_s0": _arm("cheetah_run", 128, 409_600, 1, "--eval_every", "3", preset="cpu"),
+    # quadruped_walk with the cpu preset as it ships after the c3 arms, 2 seeds, 128 envs (an
+    # evaluation every 30,720 env steps: 16 quadruped episodes cost ~1/4 of a 15k-step stretch).
+    "quadruped_128_cpu": _arm("quadruped_walk", 128, 1_024_000, 2, "--eval_every", "6",
+                              preset="cpu"),
 }  # fmt: skip
 
 # Earlier runs that belong in the study, read where they were committed (one seed each).

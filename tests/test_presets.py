@@ -10,10 +10,10 @@ ENV_COUNTS = (1, 8, 128, 1024, 4096, 16384)
 def test_cpu_preset_keeps_updates_per_env_step_at_any_env_count():
     for n in (8, 32, 128):
         cfg, loop = presets.build("cpu", num_envs=n)
-        assert cfg.batch_size == 128 and cfg.updates_per_iter * 128 == 256 * n
-        assert cfg.updates_per_iter / n == 2.0
+        assert cfg.batch_size == 256 and cfg.updates_per_iter * 256 == 64 * n
+        assert cfg.updates_per_iter / n == 0.25
     cfg, loop = presets.build("cpu")
-    assert (loop.num_envs, cfg.updates_per_iter, cfg.recent_window) == (128, 256, 2048)
+    assert (loop.num_envs, cfg.updates_per_iter, cfg.recent_window) == (128, 32, 2048)
     assert loop.iters_per_epoch == 40 and cfg.warmup_steps == 5000
 
 
@@ -53,11 +53,11 @@ def test_flags_override_derived_numbers():
 def test_recipe_line_states_the_ratios():
     cfg, loop = presets.build("cpu", num_envs=64)
     line = presets.recipe_line("cpu", cfg, loop)
-    assert line.startswith("recipe: preset=cpu envs=64 batch=128 K=128 updates/env_step=2 ")
-    assert "replay_ratio=256 " in line and "updates/1M_env_steps=2,000,000 " in line
+    assert line.startswith("recipe: preset=cpu envs=64 batch=256 K=16 updates/env_step=0.25 ")
+    assert "replay_ratio=64 " in line and "updates/1M_env_steps=250,000 " in line
     assert "nets actor=128x128 critic=128 value=128" in line
-    assert " target_rate=0.05 " in line  # the official rate; the gpu preset's differs
-    cfg, loop = presets.build("gpu", num_envs=4096)
-    assert " target_rate=0.9 " in presets.recipe_line("gpu", cfg, loop)
-    assert " lam=0.1 " in line and " lam=0.01 " in presets.recipe_line("gpu", cfg, loop)
-    assert presets.recipe_line("gpu", cfg, loop).endswith(" n_step=3") and "n_step" not in line
+    assert " target_rate=0.9 " in line and " lam=0.01 " in line and line.endswith(" n_step=3")
+    cfg, loop = presets.build("paper")
+    paper = presets.recipe_line("paper", cfg, loop)
+    # the paper preset keeps the official per-update settings and no extension
+    assert " target_rate=0.05 " in paper and " lam=0.1 " in paper and "n_step" not in paper

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -154,6 +155,18 @@ def test_stop_inside_an_epoch_saves_there_and_resume_completes_it(tmp_path, monk
     assert checkpoint.Checkpoints(out).steps() == [PER_EPOCH, PER_EPOCH + 2 * tiny.LOOP.num_envs]
     resumed = metrics(tiny.run(tmp_path / "b", 3, resume=True, loop=tiny.LOOP_CALLS)[0])
     assert [_strip(r) for r in resumed] == [_strip(r) for r in straight]
+
+
+def test_the_pace_leaves_out_a_skipped_span(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(runner, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    pace = runner._Pace()
+    pace.skip(5.0)  # before the clock starts: nothing to leave out
+    pace.start(1000, 10.0)
+    clock[0] = 101.0  # 1 s of calls, then a 30 s first evaluation (its compile)
+    pace.skip(30.0)
+    clock[0] = 132.0  # 1 s more of calls
+    assert pace.rates(1200, 30.0) == (100.0, 10.0)
 
 
 def test_a_long_cpu_run_names_the_cpu_sized_command():

@@ -14,13 +14,14 @@ Terms (N envs, batch B, K updates per iteration):
 The presets:
 - paper: 1 env, batch 256, replay ratio 256 (K = 1), 512-wide networks: the paper's setting, for
   like-for-like comparison with published CPU results.
-- cpu: 128 envs, batch 128, replay ratio 256 (2 updates per env step), 128-wide networks
-  (velocity field 128x128; Q, Q_buffer, V trunks one 128-wide LN+GELU layer): a labelled departure
-  from the paper's 512, because on a CPU the learner sets the pace. Small batches and many
-  updates learned cheetah_run fastest in wall-clock there (results/learning_cpu.md), at the
-  official target rate. With target_rate 0.9, batch 512 and 1/8 update per env step a run reached
-  a return of 500 sooner in wall-clock, but the two were timed under different machine load, so
-  they are not compared yet (results/scale/README.md).
+- cpu: 128 envs, batch 256, replay ratio 64 (1/4 update per env step), 128-wide networks
+  (velocity field 128x128; Q, Q_buffer, V trunks one 128-wide LN+GELU layer: a labelled departure
+  from the paper's 512, because on a CPU the learner sets the pace), and the gpu preset's
+  per-update settings (lr 1e-3, target_rate 0.9, n_step 3, lam 0.01, below). At 128 envs this
+  reached cheetah_run 500 (2 seeds) after ~200k env steps and ~50k updates; the earlier cpu
+  preset (batch 128, 2 updates per env step, official per-update settings) needed ~920k updates,
+  and batch 512 at 1/8 update per env step with target_rate 0.9 alone ~72k updates and ~580k
+  env steps (results/scale/README.md).
 - gpu: thousands of envs, batch = num_envs (at least 1,024, at most 16,384), replay ratio 20,
   lr 1e-3, target_rate 0.9, n_step 3, lam 0.01: at 4,096 envs K = 20, i.e. 48.8k gradient
   updates in 10M env steps (the update budget of the 4096-env target). Chosen by the scale study
@@ -66,10 +67,10 @@ PRESETS = {
     "paper": Preset(num_envs=1, batch_per_env=256, batch_min=256, batch_max=256,
                     replay_ratio=256, warmup_iters=0, recent_iters=2048, epoch_env_steps=1000,
                     replay_size=1_000_000),
-    "cpu": Preset(num_envs=128, batch_per_env=1, batch_min=128, batch_max=128, replay_ratio=256,
+    "cpu": Preset(num_envs=128, batch_per_env=2, batch_min=256, batch_max=256, replay_ratio=64,
                   warmup_iters=0, recent_iters=16, epoch_env_steps=5120, replay_size=1_000_000,
-                  fixed=dict(actor_hidden=(128, 128),
-                             critic_hidden=(128,), value_hidden=(128,))),
+                  fixed=dict(actor_hidden=(128, 128), critic_hidden=(128,), value_hidden=(128,),
+                             lr=1e-3, target_rate=0.9, n_step=3, lam=0.01)),
     "gpu": Preset(num_envs=4096, batch_per_env=1, batch_min=1024, batch_max=16384,
                   replay_ratio=20, warmup_iters=10, recent_iters=4, epoch_env_steps=102_400,
                   replay_size=4_000_000,
