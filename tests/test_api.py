@@ -18,9 +18,12 @@ from tests import tiny
 
 NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart.ipynb")
 # tests/tiny.py's Config and LoopConfig as train() keywords; num_envs is the notebook's NUM_ENVS.
-# updates_per_iter too: the cpu preset (the default at 2 envs) would derive K = 16 from batch 8.
+# updates_per_iter too: the cpu preset (the default at 2 envs) would derive K = 16 from batch 8;
+# and the per-update settings the cpu preset fixes (lr, target_rate, n_step, lam): tiny's are the
+# official ones, so the notebook compiles the programs the other tiny tests compile.
 _CFG_KEYS = ("actor_hidden", "critic_hidden", "value_hidden", "batch_size", "replay_size",
-             "recent_window", "warmup_steps", "updates_per_iter")  # fmt: skip
+             "recent_window", "warmup_steps", "updates_per_iter", "lr", "target_rate", "n_step",
+             "lam")  # fmt: skip
 _LOOP_KEYS = ("iters_per_epoch", "iters_per_call", "num_eval_envs")
 TINY = {
     **{k: getattr(tiny.CFG, k) for k in _CFG_KEYS},
