@@ -5,6 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import envs
 from envs.wrappers import VecEnv
@@ -71,6 +72,7 @@ def _conds(jaxpr) -> int:
     return count
 
 
+@pytest.mark.slow  # ~35-46 s of tracing and compiling; the default suite's 12-minute budget
 def test_reset_switch_stays_a_cond_under_a_seed_vmap():
     """Several seeds vmap the VecEnv; synced over their axis the auto-reset is still computed only
     when some env ended (a cond), and each seed's states equal its own unvmapped run."""
