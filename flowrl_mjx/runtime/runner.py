@@ -100,7 +100,7 @@ class _Pace:
     def skip(self, seconds: float) -> None:
         """Leaves `seconds` out of the timed span: the first evaluation, which compiles its
         program (at a first log point only a few calls after the warm-up, that compile would
-        otherwise set the first ETA, e.g. ~34 min for a 1.5-minute run)."""
+        otherwise dominate the first ETA)."""
         if self.t0 is not None:
             self.t0 += seconds
 
