@@ -36,7 +36,8 @@ _G3 = ["--batch_size", "1024", "--updates_per_iter", "64", "--lr", "1e-3", "--ta
        *NARROW]  # fmt: skip
 
 
-# The gpu preset's per-update settings at 128 envs on the cpu preset (the c3 arms).
+# The gpu preset's per-update settings at 128 envs on the cpu preset (the c3 arms). The cpu preset
+# took this batch, K and these settings after them; the flags stay so the commands say what ran.
 _C3 = ["--batch_size", "256", "--updates_per_iter", "32", "--lr", "1e-3", "--target_rate", "0.9",
        "--n_step", "3", "--lam", "0.01", "--eval_every", "3"]  # fmt: skip
 
@@ -171,8 +172,8 @@ ARMS = {
     # The cpu preset as it ships after the c3 arms (c3's settings), one seed: the side-by-side
     # wall-clock against brax SAC (launch/peer_brax_sac.py), as cheetah_128_c2_s1 was.
     "cheetah_128_cpu_s0": _arm("cheetah_run", 128, 409_600, 1, "--eval_every", "3", preset="cpu"),
-    # quadruped_walk with the cpu preset as it ships after the c3 arms, 2 seeds, 128 envs (an
-    # evaluation every 30,720 env steps: 16 quadruped episodes cost ~1/4 of a 15k-step stretch).
+    # quadruped_walk with the cpu preset as it ships after the c3 arms, 2 seeds, 128 envs, an
+    # evaluation every 30,720 env steps (quadruped's evaluation is costly: results/scale/README.md).
     "quadruped_128_cpu": _arm("quadruped_walk", 128, 1_024_000, 2, "--eval_every", "6",
                               preset="cpu"),
 }  # fmt: skip
