@@ -52,6 +52,9 @@ def define_flags() -> None:
                       "held-out misses are also counted for lists of the pairs touched in at least "
                       "this many substeps (the trade-off table)")  # fmt: skip
     flags.DEFINE_string("out", "data/contact_pairs", "output folder")
+    flags.DEFINE_bool("heldout_only", False, "instead: check the list already in OUT/dog.json "
+                      "(and that list with its body neighbours, `neighbour_pairs`) on "
+                      "--heldout_seeds only (OUT/dog_heldout_<seeds>.json)")  # fmt: skip
     flags.DEFINE_bool("cull_check", False, "instead: on the held-out seeds, how MJX's bounding-"
                       "sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with and "
                       "without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
@@ -325,6 +328,44 @@ def pair_lists(stats: dict, is_self: np.ndarray, neighbour_margin: float, thresh
     return out
 
 
+def neighbour_pairs(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> np.ndarray:
+    """`keep` plus its body neighbours: for each kept self pair (a, b), the pairs (a', b) and
+    (a, b') where a' is a dog geom on a's body, its parent body or a child body (b' likewise).
+
+    Why: a pair the rollouts never saw touch is most likely one whose geoms sit next to those of a
+    pair that did (the next tail segment, the neighbouring tooth), as the held-out misses of the
+    48-seed list were (data/contact_pairs/dog.md)."""
+    on_dog = dog.dog_geoms(m)
+    parent = m.body_parentid
+    by_body = {}
+    for g in np.flatnonzero(on_dog):
+        by_body.setdefault(int(m.geom_bodyid[g]), []).append(int(g))
+    near = {}
+    for g in np.flatnonzero(on_dog):
+        b = int(m.geom_bodyid[g])
+        bodies = {b, int(parent[b])} | {int(c) for c in np.flatnonzero(parent == b)}
+        near[int(g)] = [h for body in bodies for h in by_body.get(body, [])]
+    out = keep.copy()
+    for code in np.flatnonzero(keep & is_self):
+        g1, g2 = divmod(int(code), m.ngeom)
+        for h in near[g1]:
+            out[pair_code(h, g2, m.ngeom)] = True
+        for h in near[g2]:
+            out[pair_code(g1, h, m.ngeom)] = True
+    return out & is_self
+
+
+def listed_mask(path: str, m: mujoco.MjModel) -> np.ndarray:
+    """The committed list (OUT/dog.json's `pairs`) as a bool mask over pair codes."""
+    with open(path) as f:
+        pairs = json.load(f)["pairs"]
+    ids = {n: g for g, n in enumerate(geom_names(m))}
+    keep = np.zeros(m.ngeom * m.ngeom, bool)
+    for rec in pairs:
+        keep[pair_code(ids[rec["geoms"][0]], ids[rec["geoms"][1]], m.ngeom)] = True
+    return keep
+
+
 def misses(rows, keep: np.ndarray, is_self: np.ndarray, n_sub: int, below: float) -> dict:
     """Self pairs not kept with signed distance < below, in one episode's rows: how many control
     steps had such a contact, and per (source, code) the substeps it occurred in."""
@@ -503,9 +544,72 @@ def main_cull_check(heldout, patterns, log) -> None:
     log(json.dumps(figures, indent=1))
 
 
+def main_heldout_only(heldout, patterns, log) -> None:
+    """Held-out misses of the committed list and of that list with its body neighbours, on
+    seeds the list was not built from."""
+    models = recording_models(FLAGS.record_margin)
+    m = models["dm"]
+    is_self = self_mask(m)
+    with open(os.path.join(FLAGS.out, "dog.json")) as f:
+        built_from = json.load(f)
+    used = parse_seeds(built_from["list"]["seeds"]) + parse_seeds(built_from["heldout"]["seeds"])
+    if set(heldout) & set(used):
+        raise app.UsageError(f"--heldout_seeds must avoid the seeds dog.json used ({sorted(used)})")
+    listed = listed_mask(os.path.join(FLAGS.out, "dog.json"), m)
+    rules = {"listed": listed, "listed+neighbours": neighbour_pairs(listed, m, is_self)}
+    found = {r: {"control_steps": 0, "pairs": {}} for r in rules}
+    by_pattern = {r: dict.fromkeys(patterns, 0) for r in rules}
+
+    def check(rows, n, pattern):
+        for rule, keep in rules.items():
+            new = misses(rows, keep, is_self, n, 0.0)
+            add_misses(found[rule], new)
+            by_pattern[rule][pattern] += new["control_steps"]
+
+    _, per_pattern, n_sub, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check)
+    from mujoco.mjx._src import collision_driver
+
+    candidates = np.array(
+        [pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)]
+    )
+    info = machine_info()
+    report = {
+        "what": "held-out touches (signed distance < 0, either source) of self pairs each rule "
+        "prunes, on seeds the list was not built from (see launch/contact_pairs.py)",
+        "date": info["date"],
+        "command": info["command"],
+        "list": {"file": "dog.json", "seeds": built_from["list"]["seeds"]},
+        "seeds": FLAGS.heldout_seeds,
+        "control_steps_per_pattern": per_pattern,
+        "control_steps": sum(per_pattern.values()),
+        "substeps": sum(per_pattern.values()) * n_sub,
+        "candidate_self_pairs": int(is_self[candidates].sum()),
+        "rules": [
+            {
+                "rule": rule,
+                "self_pairs": int((keep & is_self)[candidates].sum()),
+                "miss_control_steps": found[rule]["control_steps"],
+                "miss_control_steps_by_pattern": by_pattern[rule],
+                "missed_pairs": _miss_records(found[rule]["pairs"], m),
+            }
+            for rule, keep in rules.items()
+        ],
+    }
+    os.makedirs(FLAGS.out, exist_ok=True)
+    name = f"dog_heldout_{FLAGS.heldout_seeds.replace(',', '_')}.json"
+    with open(os.path.join(FLAGS.out, name), "w") as f:
+        f.write(render_json(report) + "\n")
+    for r in report["rules"]:
+        log(f"{r['rule']}: {r['self_pairs']} self pairs, touched when pruned in "
+            f"{r['miss_control_steps']} of {report['control_steps']} control steps")  # fmt: skip
+
+
 def main(_):
     seeds, heldout = parse_seeds(FLAGS.seeds), parse_seeds(FLAGS.heldout_seeds)
     patterns = FLAGS.patterns or list(PATTERNS)
+    if FLAGS.heldout_only:
+        main_heldout_only(heldout, patterns, lambda s: print(s, flush=True))
+        return
     if FLAGS.cull_check:
         main_cull_check(heldout, patterns, lambda s: print(s, flush=True))
         return

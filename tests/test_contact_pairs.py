@@ -128,3 +128,18 @@ def test_cull_figures_rank_touching_pairs():
     out = {}
     contact_pairs.cull_figures(m, d, groups, out)
     assert out == {"sphere-sphere condim 3": [1, 1, 1]}  # overlapping, worst rank, touching
+
+
+def test_neighbour_pairs_add_the_next_segment_and_stay_on_the_dog():
+    m = _models()[0]
+    gid = lambda n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n)
+    code = lambda a, b: contact_pairs.pair_code(gid(a), gid(b), m.ngeom)
+    is_self = contact_pairs.self_mask(m)
+    keep = np.zeros(m.ngeom * m.ngeom, bool)
+    keep[code("Ca_19_collision", "upper_leg_R0_collision")] = True
+    out = contact_pairs.neighbour_pairs(keep, m, is_self)
+    assert out[code("Ca_19_collision", "upper_leg_R0_collision")]
+    assert out[code("Ca_20_collision", "upper_leg_R0_collision")]  # Ca_19's child segment
+    assert out[code("Ca_18_collision", "upper_leg_R0_collision")]  # its parent
+    assert not out[code("Ca_5_collision", "upper_leg_R0_collision")]  # far along the tail
+    assert not (out & ~is_self).any()
