@@ -51,6 +51,8 @@ def define_flags() -> None:
     flags.DEFINE_list("thresholds", ["1", "2", "5", "10", "20", "50", "100"],
                       "held-out misses are also counted for lists of the pairs touched in at least "
                       "this many substeps (the trade-off table)")  # fmt: skip
+    flags.DEFINE_string("policy", None, "run folder of a trained dog policy: adds the `policy` "
+                        "pattern (its actions in its own dog task)")
     flags.DEFINE_string("out", "data/contact_pairs", "output folder")
     flags.DEFINE_bool("heldout_only", False, "instead: check the list already in OUT/dog.json "
                       "(and that list with its body neighbours, `neighbour_pairs`) on "
@@ -74,6 +76,11 @@ PATTERNS = {
     "(the dog curls up or stretches out: self-contact)",
     "bound_noise": "all actuators near one bound (+-1 plus uniform noise of width 0.5), "
     "switched every 20-200 steps",
+}
+# Only with --policy RUN_DIR (not in the default patterns): a trained policy, closed loop.
+POLICY_PATTERN = {
+    "policy": "a trained policy (--policy, its stochastic actions: a0 ~ N(0, I)) in its own "
+    "dog task, closed loop"
 }
 
 
@@ -173,16 +180,17 @@ def _collide(models, datas, qpos, substep: int, rows: Rows) -> None:
         rows.dist.append(d.contact.dist[:n].copy())
 
 
-def run_episode(seed: int, pattern: str, steps: int, on_substep) -> tuple[int, int]:
+def run_episode(seed: int, pattern: str, steps: int, on_substep, policy=None) -> tuple[int, int]:
     """One dm_control dog episode, on_substep(qpos, substep index) after every physics substep;
-    returns (control steps done, substeps per control step).
+    returns (control steps done, substeps per control step). Pattern `policy`: `policy` is
+    (dog task name, act(observation dict) -> action in [-1, 1]).
 
     dm_control's physics.step(n) equals n calls of physics.step(1) (legacy stepping: mj_step2
     then mj_step1 each time), so stepping one substep at a time to record keeps its trajectory.
     """
     from dm_control.rl.control import PhysicsError
 
-    env = dmc.load("dog", TASK, seed)
+    env = dmc.load("dog", policy[0] if pattern == "policy" else TASK, seed)
     physics, n_sub = env.physics, env._n_sub_steps
     count = [0]
     step_n = physics.step
@@ -195,11 +203,15 @@ def run_episode(seed: int, pattern: str, steps: int, on_substep) -> tuple[int, i
 
     physics.step = recording_step
     spec = env.action_spec()
-    rng = np.random.default_rng([seed, list(PATTERNS).index(pattern)])
-    actions = pattern_actions(pattern, rng, spec.shape[0], steps, env.control_timestep())
-    env.reset()
+    if pattern == "policy":
+        actions = None
+    else:
+        rng = np.random.default_rng([seed, list(PATTERNS).index(pattern)])
+        actions = pattern_actions(pattern, rng, spec.shape[0], steps, env.control_timestep())
+    ts = env.reset()
     done = 0
-    for a in actions:
+    for t in range(steps):
+        a = np.asarray(policy[1](ts.observation)) if actions is None else actions[t]
         try:
             ts = env.step(spec.minimum + (a + 1) * 0.5 * (spec.maximum - spec.minimum))
         except PhysicsError:
@@ -210,11 +222,11 @@ def run_episode(seed: int, pattern: str, steps: int, on_substep) -> tuple[int, i
     return done, n_sub
 
 
-def recorded_episode(seed: int, pattern: str, steps: int, models) -> tuple[Rows, int, int]:
+def recorded_episode(seed, pattern, steps, models, policy=None) -> tuple[Rows, int, int]:
     """run_episode, colliding every substep's configuration in `models`: (rows, steps, n_sub)."""
     rows, datas = Rows(), {s: mujoco.MjData(m) for s, m in models.items()}
     done, n_sub = run_episode(
-        seed, pattern, steps, lambda qpos, i: _collide(models, datas, qpos, i, rows)
+        seed, pattern, steps, lambda qpos, i: _collide(models, datas, qpos, i, rows), policy
     )
     return rows, done, n_sub
 
@@ -413,7 +425,7 @@ def merged(by_pattern: dict) -> dict:
     return total
 
 
-def rollouts(seeds, patterns, steps, models, log, on_episode=None):
+def rollouts(seeds, patterns, steps, models, log, on_episode=None, policy=None):
     """Runs every (seed, pattern) episode, seed by seed. Returns ({pattern: stats}, control steps
     per pattern, substeps per control step, [pairs touched up to each seed]);
     on_episode(rows arrays, substeps per control step, pattern) sees each episode."""
@@ -422,7 +434,7 @@ def rollouts(seeds, patterns, steps, models, log, on_episode=None):
     for seed in seeds:
         for pattern in patterns:
             t = time.time()
-            rows, done, n_sub = recorded_episode(seed, pattern, steps, models)
+            rows, done, n_sub = recorded_episode(seed, pattern, steps, models, policy)
             arrays = rows.arrays()
             merge_stats(stats[pattern], pair_stats(*arrays))
             if on_episode is not None:
@@ -544,6 +556,18 @@ def main_cull_check(heldout, patterns, log) -> None:
     log(json.dumps(figures, indent=1))
 
 
+def load_dog_policy(run_dir):
+    """(dog task, act) of a trained dog policy's run folder, or None without one."""
+    if run_dir is None:
+        return None
+    from flowrl_mjx.runtime import run_config, policy_io
+
+    task = run_config.load(run_dir).task
+    if not task.startswith("dog_"):
+        raise app.UsageError(f"--policy {run_dir} was trained on {task}, not a dog task")
+    return task.removeprefix("dog_"), policy_io.load_policy(run_dir, deterministic=False)
+
+
 def main_heldout_only(heldout, patterns, log) -> None:
     """Held-out misses of the committed list and of that list with its body neighbours, on
     seeds the list was not built from."""
@@ -566,7 +590,9 @@ def main_heldout_only(heldout, patterns, log) -> None:
             add_misses(found[rule], new)
             by_pattern[rule][pattern] += new["control_steps"]
 
-    _, per_pattern, n_sub, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check)
+    _, per_pattern, n_sub, _ = rollouts(
+        heldout, patterns, FLAGS.steps, models, log, check, load_dog_policy(FLAGS.policy)
+    )
     from mujoco.mjx._src import collision_driver
 
     candidates = np.array(
@@ -579,6 +605,8 @@ def main_heldout_only(heldout, patterns, log) -> None:
         "date": info["date"],
         "command": info["command"],
         "list": {"file": "dog.json", "seeds": built_from["list"]["seeds"]},
+        "policy": FLAGS.policy,
+        "patterns": {p: {**PATTERNS, **POLICY_PATTERN}[p] for p in patterns},
         "seeds": FLAGS.heldout_seeds,
         "control_steps_per_pattern": per_pattern,
         "control_steps": sum(per_pattern.values()),
@@ -596,7 +624,8 @@ def main_heldout_only(heldout, patterns, log) -> None:
         ],
     }
     os.makedirs(FLAGS.out, exist_ok=True)
-    name = f"dog_heldout_{FLAGS.heldout_seeds.replace(',', '_')}.json"
+    tag = "_policy" if patterns == ["policy"] else ""
+    name = f"dog_heldout_{FLAGS.heldout_seeds.replace(',', '_')}{tag}.json"
     with open(os.path.join(FLAGS.out, name), "w") as f:
         f.write(render_json(report) + "\n")
     for r in report["rules"]:
@@ -606,7 +635,9 @@ def main_heldout_only(heldout, patterns, log) -> None:
 
 def main(_):
     seeds, heldout = parse_seeds(FLAGS.seeds), parse_seeds(FLAGS.heldout_seeds)
-    patterns = FLAGS.patterns or list(PATTERNS)
+    patterns = FLAGS.patterns or list(PATTERNS) + (["policy"] if FLAGS.policy else [])
+    if "policy" in patterns and not FLAGS.policy:
+        raise app.UsageError("the `policy` pattern needs --policy RUN_DIR")
     if FLAGS.heldout_only:
         main_heldout_only(heldout, patterns, lambda s: print(s, flush=True))
         return
@@ -620,7 +651,10 @@ def main(_):
     is_self = self_mask(m)
     log = lambda s: print(s, flush=True)
 
-    by_pattern, per_pattern, n_sub, growth = rollouts(seeds, patterns, FLAGS.steps, models, log)
+    policy = load_dog_policy(FLAGS.policy)
+    by_pattern, per_pattern, n_sub, growth = rollouts(
+        seeds, patterns, FLAGS.steps, models, log, policy=policy
+    )
     stats = merged(by_pattern)
     thresholds = [int(k) for k in FLAGS.thresholds]
     lists = pair_lists(stats, is_self, FLAGS.neighbour_margin, thresholds)
@@ -633,7 +667,7 @@ def main(_):
         for rule, keep in lists.items():
             by_rule[rule][pattern] += misses(rows, keep, is_self, n, 0.0)["control_steps"]
 
-    _, h_per_pattern, _, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check)
+    _, h_per_pattern, _, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check, policy)
     listed = np.flatnonzero(lists["listed"])
     count = touch_counts(stats, is_self.size)
 
@@ -651,7 +685,8 @@ def main(_):
         "model": f"dm_control dog, task {TASK}; geom ids as in dm_control's model",
         "record_margin": FLAGS.record_margin,
         "neighbour_margin": FLAGS.neighbour_margin,
-        "patterns": {p: PATTERNS[p] for p in patterns},
+        "policy": FLAGS.policy,
+        "patterns": {p: {**PATTERNS, **POLICY_PATTERN}[p] for p in patterns},
         "list": {
             "seeds": FLAGS.seeds,
             "steps_per_episode": FLAGS.steps,

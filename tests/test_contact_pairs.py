@@ -143,3 +143,18 @@ def test_neighbour_pairs_add_the_next_segment_and_stay_on_the_dog():
     assert out[code("Ca_18_collision", "upper_leg_R0_collision")]  # its parent
     assert not out[code("Ca_5_collision", "upper_leg_R0_collision")]  # far along the tail
     assert not (out & ~is_self).any()
+
+
+def test_policy_pattern_steps_closed_loop_in_the_policy_task():
+    seen, substeps = [], []
+
+    def act(obs):
+        seen.append(obs["joint_angles"].copy())
+        return np.zeros(38)
+
+    done, n_sub = contact_pairs.run_episode(
+        0, "policy", 4, lambda qpos, i: substeps.append(i), ("stand", act)
+    )
+    assert (done, n_sub) == (4, 3)
+    assert substeps == list(range(12))
+    assert len(seen) == 4 and not np.array_equal(seen[0], seen[-1])  # it saw each new state
