@@ -21,12 +21,17 @@ import envs
 from envs import dmc, registry
 from launch.common import header, machine_info
 
-flags.DEFINE_list("tasks", ["dog_stand"], "tasks (envs.names())")
-flags.DEFINE_integer("episodes", 10, "episodes per task")
-flags.DEFINE_integer("seed", 0, "first task seed (episode i uses seed + i)")
-flags.DEFINE_string("out", "results", "output folder")
-flags.DEFINE_bool("append", True, "keep the rows of tasks this run does not measure")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Only when run as a script: tests import this module beside other launch scripts whose
+    flags share names (tasks, seed, out)."""
+    flags.DEFINE_list("tasks", ["dog_stand"], "tasks (envs.names())")
+    flags.DEFINE_integer("episodes", 10, "episodes per task")
+    flags.DEFINE_integer("seed", 0, "first task seed (episode i uses seed + i)")
+    flags.DEFINE_string("out", "results", "output folder")
+    flags.DEFINE_bool("append", True, "keep the rows of tasks this run does not measure")
 
 
 def episode_return(domain: str, task: str, seed: int) -> float:
@@ -95,4 +100,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

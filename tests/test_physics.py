@@ -23,7 +23,9 @@ def _reference_step(m, d, ctrl, n):
 
 
 # hopper: Euler, its own 4 substeps; acrobot: RK4 (its task steps once; 2 substeps here).
-@pytest.mark.parametrize("task,n", [("hopper_hop", 4), ("acrobot_swingup", 2)])
+@pytest.mark.parametrize(
+    "task,n", [("hopper_hop", 4), pytest.param("acrobot_swingup", 2, marks=pytest.mark.slow)]
+)
 def test_step_matches_substeps_then_sync(task, n):
     env = envs.load(task)
     m = env.mjx_model
