@@ -340,6 +340,13 @@ def pair_lists(stats: dict, is_self: np.ndarray, neighbour_margin: float, thresh
     return out
 
 
+def candidate_codes(m: mujoco.MjModel) -> np.ndarray:
+    """pair_codes of the candidate pairs MJX collides for `m`."""
+    from mujoco.mjx._src import collision_driver
+
+    return np.array([pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)])
+
+
 def neighbour_pairs(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> np.ndarray:
     """`keep` plus its body neighbours: for each kept self pair (a, b), the pairs (a', b) and
     (a, b') where a' is a dog geom on a's body, its parent body or a child body (b' likewise).
@@ -593,11 +600,7 @@ def main_heldout_only(heldout, patterns, log) -> None:
     _, per_pattern, n_sub, _ = rollouts(
         heldout, patterns, FLAGS.steps, models, log, check, load_dog_policy(FLAGS.policy)
     )
-    from mujoco.mjx._src import collision_driver
-
-    candidates = np.array(
-        [pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)]
-    )
+    candidates = candidate_codes(m)
     info = machine_info()
     report = {
         "what": "held-out touches (signed distance < 0, either source) of self pairs each rule "
@@ -671,11 +674,7 @@ def main(_):
     listed = np.flatnonzero(lists["listed"])
     count = touch_counts(stats, is_self.size)
 
-    from mujoco.mjx._src import collision_driver  # the candidate pairs MJX would collide
-
-    candidates = np.array(
-        [pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)]
-    )
+    candidates = candidate_codes(m)
     info = machine_info()
     report = {
         "what": "dm_control dog self-contact pairs that touch (see launch/contact_pairs.py)",

@@ -38,7 +38,9 @@ FLAGS = flags.FLAGS
 
 def _prepared(env, n: int, warm: int):
     """Batched Data after `warm` random control steps, its substep stages up to the solve run."""
-    from mujoco.mjx._src import forward, sensor
+    from mujoco.mjx._src import forward
+
+    from envs import physics
 
     reset = jax_setup.jit_env(jax.vmap(env.reset), n, env)
     step = jax_setup.jit_env(jax.vmap(env.step), n, env)
@@ -50,12 +52,8 @@ def _prepared(env, n: int, warm: int):
     m = env.mjx_model
 
     def stages(d):
-        d = forward.fwd_position(m, d)
-        d = sensor.sensor_pos(m, d)
-        d = forward.fwd_velocity(m, d)
-        d = sensor.sensor_vel(m, d)
-        d = forward.fwd_actuation(m, d)
-        return forward.fwd_acceleration(m, d)
+        d = physics.sync_position_velocity(m, d)
+        return forward.fwd_acceleration(m, forward.fwd_actuation(m, d))
 
     return jax_setup.jit_env(jax.vmap(stages), n, env)(state.pipeline_state)
 

@@ -3,6 +3,7 @@ launch/compare_dmc.py, launch/peer_brax_sac.py) through flowrl_mjx.runtime.cli_f
 are one 'error:' line with exit code 2, --help exits 0, main(argv) parses afresh on every call,
 and all of them import into one process beside the training CLI. No training: seconds."""
 
+import os
 import subprocess
 import sys
 
@@ -128,14 +129,20 @@ def test_all_entry_points_import_into_one_process():
 def test_module_entry_points_exit_codes():
     """`python -m` through the shims: exit 2 with one error line, and 0 on --help (one process
     each, run side by side: each spends its seconds importing jax)."""
-    runs = [(["flowrl_mjx.evaluate", "--run_dir", "r", "--backend", "x"], 2),
-            (["flowrl_mjx.plot", "--help"], 0), (["launch.compare_dmc", "--foo"], 2)]  # fmt: skip
+    runs = [(["flowrl_mjx.evaluate", "--run_dir", "r", "--backend", "x"], 2, ""),
+            (["flowrl_mjx.plot", "--help"], 0, ""), (["launch.compare_dmc", "--foo"], 2, ""),
+            (["launch.random_returns", "--tasks", "dog_sprint", "--out", "no_such_out"], 2,
+             "unknown task(s) dog_sprint"),
+            (["launch.solver_iterations", "--task", "dog_fly", "--out", "no_such_out"], 2,
+             "unknown task dog_fly")]  # fmt: skip
     procs = [subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for argv, _ in runs]  # fmt: skip
-    for (argv, want), proc in zip(runs, procs, strict=True):
+                              stderr=subprocess.PIPE, text=True) for argv, _, _ in runs]  # fmt: skip
+    for (argv, want, says), proc in zip(runs, procs, strict=True):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == want, (argv, err[-1000:])
         if want == 2:
             assert len(err.strip().splitlines()) == 1 and err.startswith("error:"), (argv, err)
+            assert says in err, (argv, err)
+            assert not os.path.exists("no_such_out"), argv  # bad input writes nothing
         else:
             assert "flags:" in out and err == ""
