@@ -153,10 +153,13 @@ CONTACT_CAPS = model_io.Patch(
 )
 
 
-# The dog's self-contact pairs that touch in dm_control rollouts (launch/contact_pairs.py).
-SELF_PAIRS_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "contact_pairs", "dog.json"
+# The dog's self-contact pairs (launch/contact_pairs.py): those that touch in dm_control rollouts
+# (dog.json) and their body neighbours (dog_neighbours.json).
+_PAIRS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "contact_pairs"
 )
+SELF_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog.json")
+NEIGHBOUR_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog_neighbours.json")
 _BITS_SHIFT = 16  # collision bits above this hold the dog's moved conaffinity (see below)
 
 
@@ -166,15 +169,21 @@ def dog_geoms(m: mujoco.MjModel) -> np.ndarray:
     return m.body_rootid[m.geom_bodyid] == root
 
 
-def self_contact_pairs(path: str = SELF_PAIRS_FILE) -> tuple[tuple[str, str], ...]:
-    """(geom name, geom name) of every listed dog self pair, in the file's (sorted) order."""
+def _listed_pairs(path: str) -> list[tuple[str, str]]:
     try:
         with open(path) as f:
             pairs = json.load(f)["pairs"]
     except FileNotFoundError as e:
         raise RuntimeError(f"the dog's contact pair list {path} is missing (it is committed "
                            "data; python -m launch.contact_pairs remakes it)") from e  # fmt: skip
-    return tuple((p["geoms"][0], p["geoms"][1]) for p in pairs)
+    return [(p["geoms"][0], p["geoms"][1]) for p in pairs]
+
+
+def self_contact_pairs(
+    files: tuple[str, ...] = (SELF_PAIRS_FILE, NEIGHBOUR_PAIRS_FILE),
+) -> tuple[tuple[str, str], ...]:
+    """(geom name, geom name) of every listed dog self pair in `files`, sorted."""
+    return tuple(sorted(p for path in files for p in _listed_pairs(path)))
 
 
 def _add_self_pairs(root: ET.Element) -> None:
@@ -249,19 +258,18 @@ def _only_listed_self_pairs(m: mujoco.MjModel) -> None:
 SELF_CONTACT_PAIRS = model_io.Patch(
     "dog_self_contact_pairs",
     "MJX has no broad phase: it collides every candidate pair at every step. Of the dog's 5,438 "
-    "self pairs it keeps the 3,703 that touched (3,409) or came within 5 mm in real dm_control "
-    "dog, 336k control steps, 48 seeds, 7 action patterns (random, held, bang-bang, sinusoids, "
-    "zero torque, all actuators at one bound; data/contact_pairs/, launch/contact_pairs.py), as "
-    "explicit pairs with the contact parameters MuJoCo gives the dynamic contact; every pair "
-    "with the floor (fetch: walls, ball, target too) stays: 5,557 -> 3,822 candidate pairs "
-    "(fetch: 6,266 -> 4,531). "
-    "Held-out, 14k control steps of 2 other seeds: a pruned pair touched in 4 (tail tip-thigh, "
-    "molar-toe; bang-bang and one-bound actions only). With dog_mjx_contact_caps, narrow phase "
-    "after its cull 1,420 -> 1,200 pairs, constraint rows 1,033 as before; one dog_run env "
-    "compiles and steps faster; one-step errors vs "
-    "dm_control unchanged (7 states of seed 0: MJX before and after agree exactly at 6, 1.4e-4 "
-    "at one). Native MuJoCo tests explicit pairs outside its broad phase: this model steps "
-    "slower there (timings: results/perf_changes.md).",
+    "self pairs it keeps 4,806: the 3,703 that touched (3,409) or came within 5 mm in real "
+    "dm_control dog, 336k control steps, 48 seeds, 7 action patterns (random, held, bang-bang, "
+    "sinusoids, zero torque, all actuators at one bound; data/contact_pairs/dog.json), and their "
+    "1,103 body neighbours (a geom on the same, parent or child body as a listed pair's geom; "
+    "dog_neighbours.json), as explicit pairs with the contact parameters MuJoCo gives the dynamic "
+    "contact; every pair with the floor (fetch: walls, ball, target too) stays: 5,557 -> 4,925 "
+    "candidate pairs (fetch: 6,266 -> 5,634). Held-out, 104k control steps of 32 other seeds (the "
+    "7 patterns; a trained dog_stand policy): no pruned pair touched (the touched pairs alone: in "
+    "56, mostly neck vertebrae vs lower teeth; launch/contact_pairs.py, data/contact_pairs/"
+    "dog_heldout_*.json). With dog_mjx_contact_caps, narrow phase after its cull 1,420 -> 1,392 "
+    "pairs, contacts and constraint rows as before. Native MuJoCo tests explicit pairs outside "
+    "its broad phase: this model steps slower there (timings: results/perf_changes.md).",
     xml=_add_self_pairs,
     model=_only_listed_self_pairs,
     changes_dynamics=True,

@@ -19,7 +19,9 @@ bit) the configuration is collided in two native models, each with every geom ma
 Both are built from the same MJCF (same geom ids; names are checked equal). A pair is listed when
 it touched (signed distance < 0) in either model at any substep, or came within
 `--neighbour_margin` of touching (a safety band for states the rollouts missed).
-Writes OUT/dog.json (the list with per-pair counts, the held-out misses) and OUT/dog.md.
+Writes OUT/dog.json (the list with per-pair counts, the held-out misses), OUT/dog.md, and
+OUT/dog_neighbours.json: the list's body neighbours (`neighbour_sources`), which the patch keeps
+too, since the list alone missed touches on further held-out seeds (dog_heldout_*.json).
 """
 
 import dataclasses
@@ -51,15 +53,26 @@ def define_flags() -> None:
     flags.DEFINE_list("thresholds", ["1", "2", "5", "10", "20", "50", "100"],
                       "held-out misses are also counted for lists of the pairs touched in at least "
                       "this many substeps (the trade-off table)")  # fmt: skip
-    flags.DEFINE_string("policy", None, "run folder of a trained dog policy: adds the `policy` "
-                        "pattern (its actions in its own dog task)")
+    flags.DEFINE_string(
+        "policy",
+        None,
+        "run folder of a trained dog policy: adds the `policy` "
+        "pattern (its actions in its own dog task)",
+    )
     flags.DEFINE_string("out", "data/contact_pairs", "output folder")
     flags.DEFINE_bool("heldout_only", False, "instead: check the list already in OUT/dog.json "
-                      "(and that list with its body neighbours, `neighbour_pairs`) on "
+                      "(and that list with its body neighbours, `neighbour_pairs`: the "
+                      "list the patch applies) on "
                       "--heldout_seeds only (OUT/dog_heldout_<seeds>.json)")  # fmt: skip
     flags.DEFINE_bool("cull_check", False, "instead: on the held-out seeds, how MJX's bounding-"
                       "sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with and "
                       "without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
+    flags.DEFINE_bool(
+        "neighbours_only",
+        False,
+        "instead: write OUT/dog_neighbours.json, the body neighbours of the list in OUT/dog.json "
+        "(no rollouts)",
+    )
 
 
 TASK = "run"  # all dog tasks share the dog; run's floor is the largest (planes collide unbounded)
@@ -347,9 +360,10 @@ def candidate_codes(m: mujoco.MjModel) -> np.ndarray:
     return np.array([pair_code(g1, g2, m.ngeom) for g1, g2, _ in collision_driver.geom_pairs(m)])
 
 
-def neighbour_pairs(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> np.ndarray:
-    """`keep` plus its body neighbours: for each kept self pair (a, b), the pairs (a', b) and
-    (a, b') where a' is a dog geom on a's body, its parent body or a child body (b' likewise).
+def neighbour_sources(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> dict:
+    """{code: the kept pair's code it neighbours} for every self pair not in `keep` that is a body
+    neighbour of a kept self pair (a, b): (a', b) or (a, b') where a' is a dog geom on a's body,
+    its parent body or a child body (b' likewise). The source is the lowest such kept code.
 
     Why: a pair the rollouts never saw touch is most likely one whose geoms sit next to those of a
     pair that did (the next tail segment, the neighbouring tooth), as the held-out misses of the
@@ -364,14 +378,72 @@ def neighbour_pairs(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) ->
         b = int(m.geom_bodyid[g])
         bodies = {b, int(parent[b])} | {int(c) for c in np.flatnonzero(parent == b)}
         near[int(g)] = [h for body in bodies for h in by_body.get(body, [])]
-    out = keep.copy()
+    out = {}
     for code in np.flatnonzero(keep & is_self):
         g1, g2 = divmod(int(code), m.ngeom)
-        for h in near[g1]:
-            out[pair_code(h, g2, m.ngeom)] = True
-        for h in near[g2]:
-            out[pair_code(g1, h, m.ngeom)] = True
-    return out & is_self
+        for new in [pair_code(h, g2, m.ngeom) for h in near[g1]] + [
+            pair_code(g1, h, m.ngeom) for h in near[g2]
+        ]:
+            new = int(new)
+            if is_self[new] and not keep[new]:
+                out.setdefault(new, int(code))
+    return out
+
+
+def neighbour_pairs(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> np.ndarray:
+    """`keep` plus its body neighbours (`neighbour_sources`), self pairs only."""
+    out = keep & is_self
+    out[list(neighbour_sources(keep, m, is_self))] = True
+    return out
+
+
+def neighbour_records(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> list[dict]:
+    """The candidate self pairs `neighbour_pairs` adds to `keep`, as reviewable records (geoms,
+    bodies, the kept pair each neighbours), sorted by geom names. Only MuJoCo's candidates: an
+    explicit pair bypasses its filters, so a filtered pair (parent-child, excluded) would collide
+    in our model and never in dm_control's."""
+    names = geom_names(m)
+    bodies = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in m.geom_bodyid]
+    is_candidate = np.zeros(is_self.size, bool)
+    is_candidate[candidate_codes(m)] = True
+    out = []
+    for code, source in neighbour_sources(keep, m, is_self).items():
+        if not is_candidate[code]:
+            continue
+        g1, g2 = sorted(divmod(code, m.ngeom), key=lambda g: names[g])
+        next_to = sorted(names[g] for g in divmod(source, m.ngeom))
+        out.append(
+            {
+                "geoms": [names[g1], names[g2]],
+                "bodies": [bodies[g1], bodies[g2]],
+                "next_to": next_to,
+            }
+        )
+    return sorted(out, key=lambda r: r["geoms"])
+
+
+def neighbour_report(listed_file: str, m: mujoco.MjModel) -> dict:
+    """OUT/dog_neighbours.json: the body neighbours of the pairs in `listed_file` (dog.json)."""
+    is_self = self_mask(m)
+    pairs = neighbour_records(listed_mask(listed_file, m), m, is_self)
+    info = machine_info()
+    return {
+        "what": "dog self pairs added to dog.json's list as body neighbours of a listed pair "
+        "(same, parent or child body; launch/contact_pairs.py neighbour_sources); the patch "
+        "dog_self_contact_pairs keeps dog.json's pairs and these",
+        "date": info["date"],
+        "command": info["command"],
+        "list": os.path.basename(listed_file),
+        "candidate_self_pairs": int(is_self[candidate_codes(m)].sum()),
+        "pairs": pairs,
+    }
+
+
+def write_neighbours(out: str, m: mujoco.MjModel) -> dict:
+    report = neighbour_report(os.path.join(out, "dog.json"), m)
+    with open(os.path.join(out, "dog_neighbours.json"), "w") as f:
+        f.write(render_json(report) + "\n")
+    return report
 
 
 def listed_mask(path: str, m: mujoco.MjModel) -> np.ndarray:
@@ -647,6 +719,10 @@ def main(_):
     if FLAGS.cull_check:
         main_cull_check(heldout, patterns, lambda s: print(s, flush=True))
         return
+    if FLAGS.neighbours_only:
+        report = write_neighbours(FLAGS.out, recording_models(FLAGS.record_margin)["dm"])
+        print(f"{len(report['pairs'])} neighbour pairs -> {FLAGS.out}/dog_neighbours.json")
+        return
     if set(seeds) & set(heldout):
         raise app.UsageError("--seeds and --heldout_seeds must be disjoint")
     models = recording_models(FLAGS.record_margin)
@@ -727,6 +803,7 @@ def main(_):
         },
     }
     write_report(report, FLAGS.out)
+    write_neighbours(FLAGS.out, m)
     log(f"listed {len(listed)} pairs; held-out touch misses in "
         f"{touch['control_steps']} control steps")  # fmt: skip
 

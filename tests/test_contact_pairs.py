@@ -1,4 +1,5 @@
-"""The dog's contact pair list (data/contact_pairs/dog.json) and the patch that applies it."""
+"""The dog's contact pair lists (data/contact_pairs/dog.json, dog_neighbours.json) and the patch
+that applies them."""
 
 import functools
 import json
@@ -43,6 +44,20 @@ def test_data_file_loads():
     assert all(a < b for a, b in pairs)
     m, _ = _models()
     assert all(_is_self(m, p) for p in pairs)
+    touched = set(dog.self_contact_pairs((dog.SELF_PAIRS_FILE,)))
+    neighbours = set(dog.self_contact_pairs((dog.NEIGHBOUR_PAIRS_FILE,)))
+    assert touched and neighbours and not touched & neighbours
+    assert touched | neighbours == set(pairs)
+
+
+def test_neighbour_file_is_what_the_script_derives_from_the_list():
+    """dog_neighbours.json is the list's body neighbours among MuJoCo's candidates, no more: an
+    edited list or a changed rule shows here until `--neighbours_only` rewrites the file."""
+    m, _ = _models()
+    listed = contact_pairs.listed_mask(dog.SELF_PAIRS_FILE, m)
+    derived = contact_pairs.neighbour_records(listed, m, contact_pairs.self_mask(m))
+    with open(dog.NEIGHBOUR_PAIRS_FILE) as f:
+        assert json.load(f)["pairs"] == derived
 
 
 @pytest.mark.parametrize("cls", [dog.DogRun, dog.DogFetch])
@@ -143,6 +158,9 @@ def test_neighbour_pairs_add_the_next_segment_and_stay_on_the_dog():
     assert out[code("Ca_18_collision", "upper_leg_R0_collision")]  # its parent
     assert not out[code("Ca_5_collision", "upper_leg_R0_collision")]  # far along the tail
     assert not (out & ~is_self).any()
+    sources = contact_pairs.neighbour_sources(keep, m, is_self)
+    assert set(sources.values()) == {code("Ca_19_collision", "upper_leg_R0_collision")}
+    assert not keep[list(sources)].any()
 
 
 def test_policy_pattern_steps_closed_loop_in_the_policy_task():
