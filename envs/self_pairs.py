@@ -92,8 +92,10 @@ def dynamic_contact_params(m: mujoco.MjModel, g1: int, g2: int) -> dict:
         "solref": solref,
         "solreffriction": np.zeros(mujoco.mjNREF),  # 0: dynamic contacts use solref
         "solimp": solimp,
-        "margin": max(m.geom_margin[g1], m.geom_margin[g2]),
-        "gap": max(m.geom_gap[g1], m.geom_gap[g2]),
+        # Summed, not max'ed: MuJoCo 3.17's collision driver and MJX's add the geoms' margins
+        # (gap likewise; MJX ignores it).
+        "margin": m.geom_margin[g1] + m.geom_margin[g2],
+        "gap": m.geom_gap[g1] + m.geom_gap[g2],
     }
 
 
