@@ -54,7 +54,10 @@ def define_flags() -> None:
     flags.DEFINE_list("patterns", None, "action patterns (default: all of PATTERNS)")
     flags.DEFINE_integer("steps", 1000, "control steps per episode (dm_control's episode: 1000)")
     flags.DEFINE_float(
-        "record_margin", 0.02, "m; pairs closer than this are recorded with distance"
+        "record_margin",
+        0.02,
+        "m; every geom's margin: pairs closer than twice this (MuJoCo adds the two geoms' "
+        "margins) are recorded with distance",
     )
     flags.DEFINE_float("neighbour_margin", 0.005, "m; pairs this close are listed without touching")
     flags.DEFINE_list("thresholds", ["1", "2", "5", "10", "20", "50", "100"],
@@ -196,7 +199,7 @@ def recording_models(margin: float, domain: Domain = DOG) -> dict:
     if any(n != names[0] for n in names[1:]):
         raise RuntimeError(f"dm_control's and our {domain.name} models differ in their geoms")
     for m in models.values():
-        m.geom_margin[:] = margin  # MuJoCo takes the larger of the two geoms' margins
+        m.geom_margin[:] = margin  # MuJoCo 3.17 adds the two geoms': pairs within 2 x margin
     return models
 
 
@@ -751,8 +754,9 @@ def main_heldout_only(heldout, patterns, log, domain: Domain) -> None:
     )
     candidates = candidate_codes(m)
     info = machine_info()
+    in_sources = "either source" if len(models) > 1 else "dm"
     report = {
-        "what": "held-out touches (signed distance < 0, any source) of self pairs each rule "
+        "what": f"held-out touches (signed distance < 0, {in_sources}) of self pairs each rule "
         "prunes, on seeds the list was not built from (see launch/contact_pairs.py)",
         "date": info["date"],
         "command": info["command"],
