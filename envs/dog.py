@@ -8,7 +8,6 @@ Stand heights and body weight are fixed by the model's default pose, so episodes
 """
 
 import collections
-import json
 import os
 import xml.etree.ElementTree as ET
 
@@ -18,7 +17,7 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from envs import base, model_io, rewards
+from envs import base, model_io, rewards, self_pairs
 from envs.named import ids, obj_id, sensor_slice
 
 _CONTROL_TIMESTEP = 0.015  # dm_control's dog control step (3 physics steps of 5 ms)
@@ -160,103 +159,25 @@ _PAIRS_DIR = os.path.join(
 )
 SELF_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog.json")
 NEIGHBOUR_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog_neighbours.json")
-_BITS_SHIFT = 16  # collision bits above this hold the dog's moved conaffinity (see below)
+_ROOT_BODY = "torso"  # the dog's body tree; fetch's ball is a body of its own
 
 
 def dog_geoms(m: mujoco.MjModel) -> np.ndarray:
     """Bool per geom: on the dog's body tree (rooted at 'torso'), not the world or fetch's ball."""
-    root = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "torso")
-    return m.body_rootid[m.geom_bodyid] == root
-
-
-def _listed_pairs(path: str) -> list[tuple[str, str]]:
-    try:
-        with open(path) as f:
-            pairs = json.load(f)["pairs"]
-    except FileNotFoundError as e:
-        raise RuntimeError(f"the dog's contact pair list {path} is missing (it is committed "
-                           "data; python -m launch.contact_pairs remakes it)") from e  # fmt: skip
-    return [(p["geoms"][0], p["geoms"][1]) for p in pairs]
+    return self_pairs.agent_geoms(m, _ROOT_BODY)
 
 
 def self_contact_pairs(
     files: tuple[str, ...] = (SELF_PAIRS_FILE, NEIGHBOUR_PAIRS_FILE),
 ) -> tuple[tuple[str, str], ...]:
     """(geom name, geom name) of every listed dog self pair in `files`, sorted."""
-    return tuple(sorted(p for path in files for p in _listed_pairs(path)))
+    return self_pairs.listed_pairs(files)
 
 
-def _add_self_pairs(root: ET.Element) -> None:
-    """Explicit <pair>s (their contact parameters are set on the compiled model, below)."""
-    contact = root.find("contact")
-    if contact is None:
-        contact = ET.SubElement(root, "contact")
-    for g1, g2 in self_contact_pairs():
-        ET.SubElement(contact, "pair", geom1=g1, geom2=g2)
-
-
-def dynamic_contact_params(m: mujoco.MjModel, g1: int, g2: int) -> dict:
-    """The contact parameters MuJoCo (and MJX) give a dynamic contact of geoms g1 and g2.
-
-    An explicit <pair> does not derive them from its geoms: unset attributes take the pair
-    defaults (condim 3, friction 1, solref 0.02), so they are written from this.
-    """
-    if m.geom_priority[g1] != m.geom_priority[g2]:  # the higher priority geom's own values
-        g = g1 if m.geom_priority[g1] > m.geom_priority[g2] else g2
-        dim, friction = m.geom_condim[g], m.geom_friction[g]
-        solref, solimp = m.geom_solref[g], m.geom_solimp[g]
-    else:  # condim and friction: max; solref and solimp: mixed by solmix
-        dim = max(m.geom_condim[g1], m.geom_condim[g2])
-        friction = np.maximum(m.geom_friction[g1], m.geom_friction[g2])
-        s1, s2, eps = m.geom_solmix[g1], m.geom_solmix[g2], mujoco.mjMINVAL
-        if s1 < eps and s2 < eps:
-            mix = 0.5
-        else:
-            mix = 0.0 if s1 < eps else 1.0 if s2 < eps else s1 / (s1 + s2)
-        r1, r2 = m.geom_solref[g1], m.geom_solref[g2]
-        standard = r1[0] > 0 and r2[0] > 0  # time constant and damping ratio: mixed
-        solref = mix * r1 + (1 - mix) * r2 if standard else np.minimum(r1, r2)
-        solimp = mix * m.geom_solimp[g1] + (1 - mix) * m.geom_solimp[g2]
-    return {
-        "dim": int(dim),
-        "friction": friction[[0, 0, 1, 2, 2]],  # sliding x2, torsional, rolling x2
-        "solref": solref,
-        "solreffriction": np.zeros(mujoco.mjNREF),  # 0: dynamic contacts use solref
-        "solimp": solimp,
-        "margin": max(m.geom_margin[g1], m.geom_margin[g2]),
-        "gap": max(m.geom_gap[g1], m.geom_gap[g2]),
-    }
-
-
-def _set_pair_params(m: mujoco.MjModel) -> None:
-    for i in range(m.npair):
-        for field, value in dynamic_contact_params(m, m.pair_geom1[i], m.pair_geom2[i]).items():
-            getattr(m, f"pair_{field}")[i] = value
-
-
-def _no_dynamic_self_pairs(m: mujoco.MjModel) -> None:
-    """Dog-dog pairs stop passing the contype/conaffinity filter; every other pair still does.
-
-    Dog geom: contype t | a << 16, conaffinity 0; other geoms: conaffinity a | t << 16. Then a
-    dog-dog pair has no common bit, a dog-other pair matches iff (t_dog & a_other) or (t_other &
-    a_dog) did, and other-other pairs are unchanged (their low bits are as before).
-    """
-    con, aff = m.geom_contype.copy(), m.geom_conaffinity.copy()
-    if max(con.max(), aff.max()) >= 1 << _BITS_SHIFT:
-        raise ValueError("expected collision bits below 1 << 16")
-    on_dog = dog_geoms(m)
-    m.geom_contype[on_dog] = con[on_dog] | (aff[on_dog] << _BITS_SHIFT)
-    m.geom_conaffinity[on_dog] = 0
-    m.geom_conaffinity[~on_dog] = aff[~on_dog] | (con[~on_dog] << _BITS_SHIFT)
-
-
-def _only_listed_self_pairs(m: mujoco.MjModel) -> None:
-    _set_pair_params(m)
-    _no_dynamic_self_pairs(m)
-
-
-SELF_CONTACT_PAIRS = model_io.Patch(
+SELF_CONTACT_PAIRS = self_pairs.self_pairs_patch(
     "dog_self_contact_pairs",
+    _ROOT_BODY,
+    (SELF_PAIRS_FILE, NEIGHBOUR_PAIRS_FILE),
     "MJX has no broad phase: it collides every candidate pair at every step. Of the dog's 5,438 "
     "self pairs it keeps 4,806: the 3,703 that touched (3,409) or came within 5 mm in real "
     "dm_control dog, 336k control steps, 48 seeds, 7 action patterns (random, held, bang-bang, "
@@ -270,9 +191,6 @@ SELF_CONTACT_PAIRS = model_io.Patch(
     "dog_heldout_*.json). With dog_mjx_contact_caps, narrow phase after its cull 1,420 -> 1,392 "
     "pairs, contacts and constraint rows as before. Native MuJoCo tests explicit pairs outside "
     "its broad phase: this model steps slower there (timings: results/perf_changes.md).",
-    xml=_add_self_pairs,
-    model=_only_listed_self_pairs,
-    changes_dynamics=True,
 )
 
 

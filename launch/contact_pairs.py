@@ -1,27 +1,30 @@
-"""Which of the dog's geom pairs ever touch: rollouts of real dm_control dog (native MuJoCo).
+"""Which of an agent's geom pairs ever touch: rollouts of the real dm_control task (native MuJoCo).
 
-    python -m launch.contact_pairs --seeds 0-47 --heldout_seeds 1000-1001  # data/contact_pairs
+    python -m launch.contact_pairs --seeds 0-47 --heldout_seeds 1000-1001  # the dog
+    python -m launch.contact_pairs --task humanoid --seeds 0-47 --heldout_seeds 1000-1001
 
 MJX has no broad phase: it runs narrow-phase collision on every candidate geom pair at every
 physics step (5,557 for the dog), so pruning pairs that never touch is the way to a cheap step.
-This script builds the list of the dog's self-contact pairs (both geoms on the dog) that do touch,
-from dm_control episodes under several action patterns (`PATTERNS`), and checks it on held-out
-seeds. Pairs with a non-dog geom (the floor; fetch's walls, ball and target) are not listed: the
-patch keeps every one of them.
+This script builds the list of an agent's self-contact pairs (both geoms in the subtree of the
+agent's root body, `Domain.root_body`) that do touch, from dm_control episodes under several
+action patterns (`PATTERNS`), and checks it on held-out seeds. Pairs with a geom off the agent
+(the floor, terrain, walls, a ball or boxes) are not listed: the patch (envs/self_pairs.py)
+keeps every one of them. `--task` picks the agent (`DOMAINS`: the task rolled out and the models).
 
 At every physics substep (dm_control's own stepping, so the trajectory is dm_control's bit for
-bit) the configuration is collided in two native models, each with every geom margin set to
-`--record_margin`, so each contact carries the pair's signed distance:
-- `dm`: dm_control's own model (ellipsoid torso, skull and teeth): which pairs really touch;
-- `ours`: the same model with `dog_ellipsoids_to_capsules` (envs/dog.py), the geometry our MJX
-  model collides; its capsules bulge past the ellipsoids in places (up to 16 mm at the torso), so
-  a pair can touch there and not in dm_control.
-Both are built from the same MJCF (same geom ids; names are checked equal). A pair is listed when
-it touched (signed distance < 0) in either model at any substep, or came within
+bit) the configuration is collided in the domain's native models (`Domain.sources`), each with
+every geom margin set to `--record_margin`, so each contact carries the pair's signed distance:
+- `dm`: dm_control's own model: which pairs really touch;
+- `ours` where the MJX model changes geometry (the dog: `dog_ellipsoids_to_capsules`, whose
+  capsules bulge past the ellipsoids in places, up to 16 mm at the torso, so a pair can touch
+  there and not in dm_control; quadruped_escape: its convex-mesh torso and eyes).
+All are built from the same MJCF (same geom ids; names are checked equal). A pair is listed when
+it touched (signed distance < 0) in any model at any substep, or came within
 `--neighbour_margin` of touching (a safety band for states the rollouts missed).
-Writes OUT/dog.json (the list with per-pair counts, the held-out misses), OUT/dog.md, and
-OUT/dog_neighbours.json: the list's body neighbours (`neighbour_sources`), which the patch keeps
-too, since the list alone missed touches on further held-out seeds (dog_heldout_*.json).
+Writes OUT/<task>.json (the list with per-pair counts, the held-out misses), OUT/<task>.md, and
+OUT/<task>_neighbours.json: the list's body neighbours (`neighbour_sources`), which the patch
+keeps too, since the dog's list alone missed touches on further held-out seeds
+(dog_heldout_*.json).
 """
 
 import dataclasses
@@ -33,7 +36,9 @@ import mujoco
 import numpy as np
 from absl import app, flags
 
-from envs import dmc, dog, model_io
+from envs import dmc, dog, humanoid, humanoid_cmu, manipulator, model_io, quadruped, registry
+from envs import self_pairs, stacker
+from envs._quadruped_escape import MESH_STAND_INS, QuadrupedEscape
 from launch.common import machine_info
 
 FLAGS = flags.FLAGS
@@ -42,12 +47,17 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Only when run as a script: tests import this module beside other launch scripts whose
     flags share names (seeds, out)."""
+    flags.DEFINE_enum("task", "dog", list(DOMAINS), "whose self pairs (DOMAINS): the outputs' "
+                      "stem, OUT/<task>.json")  # fmt: skip
     flags.DEFINE_string("seeds", "0-15", "dm_control seeds of the list's rollouts (a-b or a,b,c)")
     flags.DEFINE_string("heldout_seeds", "1000-1001", "seeds of the held-out check (disjoint)")
     flags.DEFINE_list("patterns", None, "action patterns (default: all of PATTERNS)")
     flags.DEFINE_integer("steps", 1000, "control steps per episode (dm_control's episode: 1000)")
     flags.DEFINE_float(
-        "record_margin", 0.02, "m; pairs closer than this are recorded with distance"
+        "record_margin",
+        0.02,
+        "m; every geom's margin: pairs closer than twice this (MuJoCo adds the two geoms' "
+        "margins) are recorded with distance",
     )
     flags.DEFINE_float("neighbour_margin", 0.005, "m; pairs this close are listed without touching")
     flags.DEFINE_list("thresholds", ["1", "2", "5", "10", "20", "50", "100"],
@@ -56,27 +66,70 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "policy",
         None,
-        "run folder of a trained dog policy: adds the `policy` "
-        "pattern (its actions in its own dog task)",
+        "run folder of a trained policy of the --task domain: adds the `policy` "
+        "pattern (its actions in its own task)",
     )
     flags.DEFINE_string("out", "data/contact_pairs", "output folder")
-    flags.DEFINE_bool("heldout_only", False, "instead: check the list already in OUT/dog.json "
+    flags.DEFINE_bool("heldout_only", False, "instead: check the list already in OUT/<task>.json "
                       "(and that list with its body neighbours, `neighbour_pairs`: the "
                       "list the patch applies) on "
-                      "--heldout_seeds only (OUT/dog_heldout_<seeds>.json)")  # fmt: skip
-    flags.DEFINE_bool("cull_check", False, "instead: on the held-out seeds, how MJX's bounding-"
-                      "sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with and "
-                      "without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
+                      "--heldout_seeds only (OUT/<task>_heldout_<seeds>.json)")  # fmt: skip
+    flags.DEFINE_bool("cull_check", False, "instead (dog only): on the held-out seeds, how MJX's "
+                      "bounding-sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with "
+                      "and without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
     flags.DEFINE_bool(
         "neighbours_only",
         False,
-        "instead: write OUT/dog_neighbours.json, the body neighbours of the list in OUT/dog.json "
-        "(no rollouts)",
+        "instead: write OUT/<task>_neighbours.json, the body neighbours of the list in "
+        "OUT/<task>.json (no rollouts)",
     )
 
 
-TASK = "run"  # all dog tasks share the dog; run's floor is the largest (planes collide unbounded)
-SOURCES = ("dm", "ours")
+_DM = ("dm", (), "dm_control's model (`dm`)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """One agent whose self pairs are listed: the dm_control task rolled out, which geoms are the
+    agent, and the native models each substep's configuration is collided in."""
+
+    name: str  # --task, and the stem of the output files
+    env: type  # our task class: dm_control's (domain, task) and the MJCF (model_xml)
+    root_body: str  # the agent: the geoms in this body's subtree (envs/self_pairs.py)
+    agent: str  # what the reports call the agent
+    others: str  # the geoms off the agent, whose pairs the patch keeps (report text)
+    # (source, patches on dm_control's model, what the report says it is); `dm` first.
+    sources: tuple = (_DM,)
+    title: str = ""  # the markdown report's heading (default: "<agent> contact pairs")
+
+
+_OURS = "the geometry MJX collides"
+# Every task of a domain shares the agent; the task rolled out is the one whose floor is largest
+# (planes collide unbounded), or the one whose MJX model changes the agent's geometry.
+DOMAINS = {
+    d.name: d
+    for d in (
+        Domain(
+            "dog", dog.DogRun, "torso", "dog", "the floor (and fetch's walls, ball, target)",
+            sources=(_DM, ("ours", (dog.ELLIPSOIDS_TO_CAPSULES,),
+                           f"ours with capsules (`ours`, {_OURS})")),
+            title="Dog contact pairs (issue 16)",
+        ),
+        Domain("humanoid", humanoid.HumanoidRun, "torso", "humanoid", "the floor"),
+        Domain("humanoid_CMU", humanoid_cmu.HumanoidCMURun, "root", "CMU humanoid", "the floor"),
+        Domain("quadruped", quadruped.QuadrupedWalk, "torso", "quadruped", "the floor"),
+        Domain(
+            "quadruped_escape", QuadrupedEscape, "torso", "quadruped", "the floor and the terrain",
+            sources=(_DM, ("ours", (MESH_STAND_INS,),
+                           f"ours with mesh torso and eyes (`ours`, {_OURS})")),
+        ),
+        Domain("manipulator", manipulator.BringBall, "upper_arm", "manipulator arm",
+               "the floor, walls, ball and target"),
+        Domain("stacker", stacker.Stack4, "upper_arm", "stacker arm",
+               "the floor, walls, boxes and target"),
+    )
+}  # fmt: skip
+DOG = DOMAINS["dog"]
 
 # name -> what the actions do; every pattern starts from dm_control's random initial state.
 PATTERNS = {
@@ -138,23 +191,25 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # ----- models -----
-def recording_models(margin: float) -> dict:
-    """{source: MjModel} for SOURCES, geom margins set to `margin` (see module doc)."""
-    xml, assets = dog.DogRun.model_xml()
-    models = {
-        "dm": mujoco.MjModel.from_xml_string(xml, assets),
-        "ours": model_io.build_model(xml, assets, (dog.ELLIPSOIDS_TO_CAPSULES,)),
-    }
+def recording_models(margin: float, domain: Domain = DOG) -> dict:
+    """{source: MjModel} for the domain's sources, geom margins set to `margin` (module doc)."""
+    xml, assets = domain.env.model_xml()
+    models = {s: model_io.build_model(xml, assets, patches) for s, patches, _ in domain.sources}
     names = [geom_names(m) for m in models.values()]
-    if names[0] != names[1]:
-        raise RuntimeError("dm_control's and our dog models differ in their geoms")
+    if any(n != names[0] for n in names[1:]):
+        raise RuntimeError(f"dm_control's and our {domain.name} models differ in their geoms")
     for m in models.values():
-        m.geom_margin[:] = margin  # MuJoCo takes the larger of the two geoms' margins
+        m.geom_margin[:] = margin  # MuJoCo 3.17 adds the two geoms': pairs within 2 x margin
     return models
 
 
 def geom_names(m: mujoco.MjModel) -> list[str]:
     return [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g) or f"geom{g}" for g in range(m.ngeom)]
+
+
+def geom_bodies(m: mujoco.MjModel) -> list[str]:
+    """The name of each geom's body."""
+    return [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in m.geom_bodyid]
 
 
 def pair_code(geom1, geom2, ngeom: int) -> np.ndarray:
@@ -168,7 +223,7 @@ def pair_code(geom1, geom2, ngeom: int) -> np.ndarray:
 class Rows:
     """Contacts within the record margin of one episode, one row per contact point."""
 
-    source: list = dataclasses.field(default_factory=list)  # index into SOURCES
+    source: list = dataclasses.field(default_factory=list)  # index into the models' sources
     substep: list = dataclasses.field(default_factory=list)  # physics substep of the episode
     code: list = dataclasses.field(default_factory=list)  # pair_code
     dist: list = dataclasses.field(default_factory=list)  # signed distance (m)
@@ -180,7 +235,7 @@ class Rows:
 
 
 def _collide(models, datas, qpos, substep: int, rows: Rows) -> None:
-    for i, source in enumerate(SOURCES):
+    for i, source in enumerate(models):
         m, d = models[source], datas[source]
         d.qpos[:] = qpos
         mujoco.mj_kinematics(m, d)  # collision reads only geom poses
@@ -193,17 +248,21 @@ def _collide(models, datas, qpos, substep: int, rows: Rows) -> None:
         rows.dist.append(d.contact.dist[:n].copy())
 
 
-def run_episode(seed: int, pattern: str, steps: int, on_substep, policy=None) -> tuple[int, int]:
-    """One dm_control dog episode, on_substep(qpos, substep index) after every physics substep;
-    returns (control steps done, substeps per control step). Pattern `policy`: `policy` is
-    (dog task name, act(observation dict) -> action in [-1, 1]).
+def run_episode(
+    seed: int, pattern: str, steps: int, on_substep, policy=None, domain=DOG, on_reset=None
+) -> tuple[int, int]:
+    """One episode of the domain's dm_control task, on_substep(qpos, substep index) after every
+    physics substep and on_reset(physics) after the reset; returns (control steps done, substeps
+    per control step). Pattern `policy`: `policy` is (task name in the domain,
+    act(observation dict) -> action in [-1, 1]).
 
     dm_control's physics.step(n) equals n calls of physics.step(1) (legacy stepping: mj_step2
     then mj_step1 each time), so stepping one substep at a time to record keeps its trajectory.
     """
     from dm_control.rl.control import PhysicsError
 
-    env = dmc.load("dog", policy[0] if pattern == "policy" else TASK, seed)
+    task = policy[0] if pattern == "policy" else domain.env.task
+    env = dmc.load(domain.env.domain, task, seed)
     physics, n_sub = env.physics, env._n_sub_steps
     count = [0]
     step_n = physics.step
@@ -222,6 +281,8 @@ def run_episode(seed: int, pattern: str, steps: int, on_substep, policy=None) ->
         rng = np.random.default_rng([seed, list(PATTERNS).index(pattern)])
         actions = pattern_actions(pattern, rng, spec.shape[0], steps, env.control_timestep())
     ts = env.reset()
+    if on_reset is not None:
+        on_reset(physics)
     done = 0
     for t in range(steps):
         a = np.asarray(policy[1](ts.observation)) if actions is None else actions[t]
@@ -235,12 +296,21 @@ def run_episode(seed: int, pattern: str, steps: int, on_substep, policy=None) ->
     return done, n_sub
 
 
-def recorded_episode(seed, pattern, steps, models, policy=None) -> tuple[Rows, int, int]:
+def copy_terrain(physics, models: dict) -> None:
+    """The episode's height fields (quadruped_escape draws its terrain at reset) into `models`."""
+    for m in models.values():
+        m.hfield_data[:] = physics.model.hfield_data
+
+
+def recorded_episode(
+    seed, pattern, steps, models, policy=None, domain=DOG
+) -> tuple[Rows, int, int]:
     """run_episode, colliding every substep's configuration in `models`: (rows, steps, n_sub)."""
     rows, datas = Rows(), {s: mujoco.MjData(m) for s, m in models.items()}
     done, n_sub = run_episode(
-        seed, pattern, steps, lambda qpos, i: _collide(models, datas, qpos, i, rows), policy
-    )
+        seed, pattern, steps, lambda qpos, i: _collide(models, datas, qpos, i, rows), policy,
+        domain, lambda physics: copy_terrain(physics, models),
+    )  # fmt: skip
     return rows, done, n_sub
 
 
@@ -320,10 +390,10 @@ def merge_stats(total: dict, new: dict) -> None:
         old[1] = min(old[1], d)
 
 
-def self_mask(m: mujoco.MjModel) -> np.ndarray:
-    """Bool per pair_code: both geoms on the dog."""
-    on_dog = dog.dog_geoms(m)
-    return np.outer(on_dog, on_dog).ravel()
+def self_mask(m: mujoco.MjModel, root_body: str = DOG.root_body) -> np.ndarray:
+    """Bool per pair_code: both geoms on the agent (the subtree of `root_body`)."""
+    on_agent = self_pairs.agent_geoms(m, root_body)
+    return np.outer(on_agent, on_agent).ravel()
 
 
 def touch_counts(stats: dict, size: int) -> np.ndarray:
@@ -362,19 +432,19 @@ def candidate_codes(m: mujoco.MjModel) -> np.ndarray:
 
 def neighbour_sources(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) -> dict:
     """{code: the kept pair's code it neighbours} for every self pair not in `keep` that is a body
-    neighbour of a kept self pair (a, b): (a', b) or (a, b') where a' is a dog geom on a's body,
-    its parent body or a child body (b' likewise). The source is the lowest such kept code.
+    neighbour of a kept self pair (a, b): (a', b) or (a, b') where a' is an agent geom on a's
+    body, its parent body or a child body (b' likewise). The source is the lowest such kept code.
 
     Why: a pair the rollouts never saw touch is most likely one whose geoms sit next to those of a
     pair that did (the next tail segment, the neighbouring tooth), as the held-out misses of the
     48-seed list were (data/contact_pairs/dog.md)."""
-    on_dog = dog.dog_geoms(m)
+    on_agent = is_self.reshape(m.ngeom, m.ngeom).diagonal()  # (g, g): self iff g is on the agent
     parent = m.body_parentid
     by_body = {}
-    for g in np.flatnonzero(on_dog):
+    for g in np.flatnonzero(on_agent):
         by_body.setdefault(int(m.geom_bodyid[g]), []).append(int(g))
     near = {}
-    for g in np.flatnonzero(on_dog):
+    for g in np.flatnonzero(on_agent):
         b = int(m.geom_bodyid[g])
         bodies = {b, int(parent[b])} | {int(c) for c in np.flatnonzero(parent == b)}
         near[int(g)] = [h for body in bodies for h in by_body.get(body, [])]
@@ -402,8 +472,7 @@ def neighbour_records(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) 
     bodies, the kept pair each neighbours), sorted by geom names. Only MuJoCo's candidates: an
     explicit pair bypasses its filters, so a filtered pair (parent-child, excluded) would collide
     in our model and never in dm_control's."""
-    names = geom_names(m)
-    bodies = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in m.geom_bodyid]
+    names, bodies = geom_names(m), geom_bodies(m)
     is_candidate = np.zeros(is_self.size, bool)
     is_candidate[candidate_codes(m)] = True
     out = []
@@ -422,32 +491,33 @@ def neighbour_records(keep: np.ndarray, m: mujoco.MjModel, is_self: np.ndarray) 
     return sorted(out, key=lambda r: r["geoms"])
 
 
-def neighbour_report(listed_file: str, m: mujoco.MjModel) -> dict:
-    """OUT/dog_neighbours.json: the body neighbours of the pairs in `listed_file` (dog.json)."""
-    is_self = self_mask(m)
+def neighbour_report(listed_file: str, m: mujoco.MjModel, domain: Domain = DOG) -> dict:
+    """OUT/<task>_neighbours.json: the body neighbours of the pairs in `listed_file`
+    (OUT/<task>.json)."""
+    is_self = self_mask(m, domain.root_body)
     pairs = neighbour_records(listed_mask(listed_file, m), m, is_self)
     info = machine_info()
+    listed = os.path.basename(listed_file)
     return {
-        "what": "dog self pairs added to dog.json's list as body neighbours of a listed pair "
-        "(same, parent or child body; launch/contact_pairs.py neighbour_sources); the patch "
-        "dog_self_contact_pairs keeps dog.json's pairs and these",
+        "what": f"{domain.agent} self pairs added to {listed}'s list as body neighbours of a "
+        "listed pair (same, parent or child body; launch/contact_pairs.py neighbour_sources); "
+        f"the patch {domain.name}_self_contact_pairs keeps {listed}'s pairs and these",
         "date": info["date"],
         "command": info["command"],
-        "list": os.path.basename(listed_file),
+        "list": listed,
         "candidate_self_pairs": int(is_self[candidate_codes(m)].sum()),
         "pairs": pairs,
     }
 
 
-def write_neighbours(out: str, m: mujoco.MjModel) -> dict:
-    report = neighbour_report(os.path.join(out, "dog.json"), m)
-    with open(os.path.join(out, "dog_neighbours.json"), "w") as f:
-        f.write(render_json(report) + "\n")
+def write_neighbours(out: str, m: mujoco.MjModel, domain: Domain = DOG) -> dict:
+    report = neighbour_report(os.path.join(out, f"{domain.name}.json"), m, domain)
+    write_json(report, os.path.join(out, f"{domain.name}_neighbours.json"))
     return report
 
 
 def listed_mask(path: str, m: mujoco.MjModel) -> np.ndarray:
-    """The committed list (OUT/dog.json's `pairs`) as a bool mask over pair codes."""
+    """The committed list (OUT/<task>.json's `pairs`) as a bool mask over pair codes."""
     with open(path) as f:
         pairs = json.load(f)["pairs"]
     ids = {n: g for g, n in enumerate(geom_names(m))}
@@ -475,11 +545,11 @@ def add_misses(total: dict, new: dict) -> None:
 
 
 # ----- report -----
-def _pair_record(code: int, by_pattern: dict, total: dict, names, bodies, ngeom: int) -> dict:
-    g1, g2 = divmod(code, ngeom)
+def _pair_record(code: int, by_pattern: dict, total: dict, names, bodies, sources) -> dict:
+    g1, g2 = divmod(code, len(names))
     a, b = sorted([(names[g1], bodies[g1]), (names[g2], bodies[g2])])
     rec = {"geoms": [a[0], b[0]], "bodies": [a[1], b[1]]}
-    for i, s in enumerate(SOURCES):
+    for i, s in enumerate(sources):
         n, d = total.get((i, code), [0, None])
         rec[f"touch_substeps_{s}"] = n
         rec[f"min_dist_{s}"] = None if d is None else round(d, 5)
@@ -487,13 +557,11 @@ def _pair_record(code: int, by_pattern: dict, total: dict, names, bodies, ngeom:
     return rec
 
 
-def pair_records(codes, by_pattern: dict, m) -> list[dict]:
+def pair_records(codes, by_pattern: dict, m, sources: tuple[str, ...]) -> list[dict]:
     """Reviewable records of `codes`, sorted by geom names: touch counts and closest distance
     per source, the patterns they touched in."""
-    total = merged(by_pattern)
-    names = geom_names(m)
-    bodies = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in m.geom_bodyid]
-    recs = [_pair_record(c, by_pattern, total, names, bodies, m.ngeom) for c in codes]
+    total, names, bodies = merged(by_pattern), geom_names(m), geom_bodies(m)
+    recs = [_pair_record(c, by_pattern, total, names, bodies, sources) for c in codes]
     return sorted(recs, key=lambda r: r["geoms"])
 
 
@@ -504,7 +572,7 @@ def merged(by_pattern: dict) -> dict:
     return total
 
 
-def rollouts(seeds, patterns, steps, models, log, on_episode=None, policy=None):
+def rollouts(seeds, patterns, steps, models, log, on_episode=None, policy=None, domain=DOG):
     """Runs every (seed, pattern) episode, seed by seed. Returns ({pattern: stats}, control steps
     per pattern, substeps per control step, [pairs touched up to each seed]);
     on_episode(rows arrays, substeps per control step, pattern) sees each episode."""
@@ -513,7 +581,7 @@ def rollouts(seeds, patterns, steps, models, log, on_episode=None, policy=None):
     for seed in seeds:
         for pattern in patterns:
             t = time.time()
-            rows, done, n_sub = recorded_episode(seed, pattern, steps, models, policy)
+            rows, done, n_sub = recorded_episode(seed, pattern, steps, models, policy, domain)
             arrays = rows.arrays()
             merge_stats(stats[pattern], pair_stats(*arrays))
             if on_episode is not None:
@@ -529,19 +597,21 @@ def touched(stats: dict) -> set:
     return {c for (_, c), (n, _) in stats.items() if n > 0}
 
 
-def markdown(report: dict) -> str:
-    h, lst = report["heldout"], report["list"]
+def markdown(report: dict, domain: Domain = DOG) -> str:
+    h, lst, agent = report["heldout"], report["list"], domain.agent
+    models = " and in ".join(text for _, _, text in domain.sources)
+    either = " in either" if len(domain.sources) > 1 else ""
     lines = [
-        "# Dog contact pairs (issue 16)",
+        f"# {domain.title or agent[0].upper() + agent[1:] + ' contact pairs'}",
         "",
-        f"Made {report['date']} by `{report['command']}` (data: `dog.json`).",
+        f"Made {report['date']} by `{report['command']}` (data: `{domain.name}.json`).",
         "",
-        "Real dm_control dog (native MuJoCo), dm_control's own stepping; at every physics substep",
-        "the configuration is collided in dm_control's model (`dm`) and in ours with capsules",
-        "(`ours`, the geometry MJX collides), margins "
-        f"{report['record_margin']} m. A dog self pair is listed when it touched in either, or",
-        f"came within {report['neighbour_margin']} m. Pairs with the floor (and fetch's walls,",
-        "ball, target) are not listed: the patch keeps all of them.",
+        f"Real dm_control {agent} (native MuJoCo), dm_control's own stepping; at every physics "
+        "substep",
+        f"the configuration is collided in {models}, margins {report['record_margin']} m.",
+        f"A {agent} self pair is listed when it touched{either}, or came within "
+        f"{report['neighbour_margin']} m.",
+        f"Pairs with {domain.others} are not listed: the patch keeps all of them.",
         "",
         "| | seeds | control steps | substeps |",
         "|---|---|---|---|",
@@ -589,20 +659,25 @@ def render_json(obj, depth: int = 0) -> str:
     return json.dumps(obj)
 
 
-def write_report(report: dict, out: str) -> None:
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "dog.json"), "w") as f:
-        f.write(render_json(report) + "\n")
-    with open(os.path.join(out, "dog.md"), "w") as f:
-        f.write(markdown(report))
+def write_json(obj, path: str) -> None:
+    """render_json(obj) to `path`, its folder made if missing."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(render_json(obj) + "\n")
 
 
-def _miss_records(found: dict, m) -> list[dict]:
+def write_report(report: dict, out: str, domain: Domain = DOG) -> None:
+    write_json(report, os.path.join(out, f"{domain.name}.json"))
+    with open(os.path.join(out, f"{domain.name}.md"), "w") as f:
+        f.write(markdown(report, domain))
+
+
+def _miss_records(found: dict, m, sources: tuple[str, ...]) -> list[dict]:
     names = geom_names(m)
     out = []
     for (s, c), n in found.items():
         g1, g2 = divmod(c, m.ngeom)
-        out.append({"geoms": sorted([names[g1], names[g2]]), "source": SOURCES[s], "substeps": n})
+        out.append({"geoms": sorted([names[g1], names[g2]]), "source": sources[s], "substeps": n})
     return sorted(out, key=lambda r: (r["geoms"], r["source"]))
 
 
@@ -629,36 +704,40 @@ def main_cull_check(heldout, patterns, log) -> None:
         "patterns": patterns,
         "groups": figures,
     }
-    os.makedirs(FLAGS.out, exist_ok=True)
-    with open(os.path.join(FLAGS.out, "dog_cull.json"), "w") as f:
-        f.write(render_json(report) + "\n")
+    write_json(report, os.path.join(FLAGS.out, "dog_cull.json"))
     log(json.dumps(figures, indent=1))
 
 
-def load_dog_policy(run_dir):
-    """(dog task, act) of a trained dog policy's run folder, or None without one."""
+def load_policy(run_dir, domain: Domain = DOG):
+    """(task, act) of a trained policy's run folder (a task of `domain`), or None without one."""
     if run_dir is None:
         return None
     from flowrl_mjx.runtime import run_config, policy_io
 
     task = run_config.load(run_dir).task
-    if not task.startswith("dog_"):
-        raise app.UsageError(f"--policy {run_dir} was trained on {task}, not a dog task")
-    return task.removeprefix("dog_"), policy_io.load_policy(run_dir, deterministic=False)
+    cls = registry.get_class(task)
+    if cls.domain != domain.env.domain:
+        raise app.UsageError(
+            f"--policy {run_dir} was trained on {task}, not a {domain.env.domain} task"
+        )
+    return cls.task, policy_io.load_policy(run_dir, deterministic=False)
 
 
-def main_heldout_only(heldout, patterns, log) -> None:
+def main_heldout_only(heldout, patterns, log, domain: Domain) -> None:
     """Held-out misses of the committed list and of that list with its body neighbours, on
     seeds the list was not built from."""
-    models = recording_models(FLAGS.record_margin)
+    models = recording_models(FLAGS.record_margin, domain)
     m = models["dm"]
-    is_self = self_mask(m)
-    with open(os.path.join(FLAGS.out, "dog.json")) as f:
+    is_self = self_mask(m, domain.root_body)
+    list_file = f"{domain.name}.json"
+    with open(os.path.join(FLAGS.out, list_file)) as f:
         built_from = json.load(f)
     used = parse_seeds(built_from["list"]["seeds"]) + parse_seeds(built_from["heldout"]["seeds"])
     if set(heldout) & set(used):
-        raise app.UsageError(f"--heldout_seeds must avoid the seeds dog.json used ({sorted(used)})")
-    listed = listed_mask(os.path.join(FLAGS.out, "dog.json"), m)
+        raise app.UsageError(
+            f"--heldout_seeds must avoid the seeds {list_file} used ({sorted(used)})"
+        )
+    listed = listed_mask(os.path.join(FLAGS.out, list_file), m)
     rules = {"listed": listed, "listed+neighbours": neighbour_pairs(listed, m, is_self)}
     found = {r: {"control_steps": 0, "pairs": {}} for r in rules}
     by_pattern = {r: dict.fromkeys(patterns, 0) for r in rules}
@@ -669,17 +748,19 @@ def main_heldout_only(heldout, patterns, log) -> None:
             add_misses(found[rule], new)
             by_pattern[rule][pattern] += new["control_steps"]
 
+    policy = load_policy(FLAGS.policy, domain)
     _, per_pattern, n_sub, _ = rollouts(
-        heldout, patterns, FLAGS.steps, models, log, check, load_dog_policy(FLAGS.policy)
+        heldout, patterns, FLAGS.steps, models, log, check, policy, domain
     )
     candidates = candidate_codes(m)
     info = machine_info()
+    in_sources = "either source" if len(models) > 1 else "dm"
     report = {
-        "what": "held-out touches (signed distance < 0, either source) of self pairs each rule "
+        "what": f"held-out touches (signed distance < 0, {in_sources}) of self pairs each rule "
         "prunes, on seeds the list was not built from (see launch/contact_pairs.py)",
         "date": info["date"],
         "command": info["command"],
-        "list": {"file": "dog.json", "seeds": built_from["list"]["seeds"]},
+        "list": {"file": list_file, "seeds": built_from["list"]["seeds"]},
         "policy": FLAGS.policy,
         "patterns": {p: {**PATTERNS, **POLICY_PATTERN}[p] for p in patterns},
         "seeds": FLAGS.heldout_seeds,
@@ -693,16 +774,14 @@ def main_heldout_only(heldout, patterns, log) -> None:
                 "self_pairs": int((keep & is_self)[candidates].sum()),
                 "miss_control_steps": found[rule]["control_steps"],
                 "miss_control_steps_by_pattern": by_pattern[rule],
-                "missed_pairs": _miss_records(found[rule]["pairs"], m),
+                "missed_pairs": _miss_records(found[rule]["pairs"], m, tuple(models)),
             }
             for rule, keep in rules.items()
         ],
     }
-    os.makedirs(FLAGS.out, exist_ok=True)
     tag = "_policy" if patterns == ["policy"] else ""
-    name = f"dog_heldout_{FLAGS.heldout_seeds.replace(',', '_')}{tag}.json"
-    with open(os.path.join(FLAGS.out, name), "w") as f:
-        f.write(render_json(report) + "\n")
+    name = f"{domain.name}_heldout_{FLAGS.heldout_seeds.replace(',', '_')}{tag}.json"
+    write_json(report, os.path.join(FLAGS.out, name))
     for r in report["rules"]:
         log(f"{r['rule']}: {r['self_pairs']} self pairs, touched when pruned in "
             f"{r['miss_control_steps']} of {report['control_steps']} control steps")  # fmt: skip
@@ -711,28 +790,33 @@ def main_heldout_only(heldout, patterns, log) -> None:
 def main(_):
     seeds, heldout = parse_seeds(FLAGS.seeds), parse_seeds(FLAGS.heldout_seeds)
     patterns = FLAGS.patterns or list(PATTERNS) + (["policy"] if FLAGS.policy else [])
+    domain = DOMAINS[FLAGS.task]
     if "policy" in patterns and not FLAGS.policy:
         raise app.UsageError("the `policy` pattern needs --policy RUN_DIR")
     if FLAGS.heldout_only:
-        main_heldout_only(heldout, patterns, lambda s: print(s, flush=True))
+        main_heldout_only(heldout, patterns, lambda s: print(s, flush=True), domain)
         return
     if FLAGS.cull_check:
+        if domain is not DOG:
+            raise app.UsageError(f"--cull_check checks the dog's caps, not --task {domain.name}")
         main_cull_check(heldout, patterns, lambda s: print(s, flush=True))
         return
     if FLAGS.neighbours_only:
-        report = write_neighbours(FLAGS.out, recording_models(FLAGS.record_margin)["dm"])
-        print(f"{len(report['pairs'])} neighbour pairs -> {FLAGS.out}/dog_neighbours.json")
+        m = recording_models(FLAGS.record_margin, domain)["dm"]
+        report = write_neighbours(FLAGS.out, m, domain)
+        print(f"{len(report['pairs'])} neighbour pairs -> "
+              f"{FLAGS.out}/{domain.name}_neighbours.json")  # fmt: skip
         return
     if set(seeds) & set(heldout):
         raise app.UsageError("--seeds and --heldout_seeds must be disjoint")
-    models = recording_models(FLAGS.record_margin)
-    m = models["dm"]
-    is_self = self_mask(m)
+    models = recording_models(FLAGS.record_margin, domain)
+    m, sources = models["dm"], tuple(models)
+    is_self = self_mask(m, domain.root_body)
     log = lambda s: print(s, flush=True)
 
-    policy = load_dog_policy(FLAGS.policy)
+    policy = load_policy(FLAGS.policy, domain)
     by_pattern, per_pattern, n_sub, growth = rollouts(
-        seeds, patterns, FLAGS.steps, models, log, policy=policy
+        seeds, patterns, FLAGS.steps, models, log, policy=policy, domain=domain
     )
     stats = merged(by_pattern)
     thresholds = [int(k) for k in FLAGS.thresholds]
@@ -746,18 +830,22 @@ def main(_):
         for rule, keep in lists.items():
             by_rule[rule][pattern] += misses(rows, keep, is_self, n, 0.0)["control_steps"]
 
-    _, h_per_pattern, _, _ = rollouts(heldout, patterns, FLAGS.steps, models, log, check, policy)
+    _, h_per_pattern, _, _ = rollouts(
+        heldout, patterns, FLAGS.steps, models, log, check, policy, domain
+    )
     listed = np.flatnonzero(lists["listed"])
     count = touch_counts(stats, is_self.size)
 
     candidates = candidate_codes(m)
     info = machine_info()
     report = {
-        "what": "dm_control dog self-contact pairs that touch (see launch/contact_pairs.py)",
+        "what": f"dm_control {domain.agent} self-contact pairs that touch "
+        "(see launch/contact_pairs.py)",
         "date": info["date"],
         "command": info["command"],
         "versions": {k: info["versions"][k] for k in ("mujoco", "dm_control")},
-        "model": f"dm_control dog, task {TASK}; geom ids as in dm_control's model",
+        "model": f"dm_control {domain.env.domain}, task {domain.env.task}; geom ids as in "
+        "dm_control's model",
         "record_margin": FLAGS.record_margin,
         "neighbour_margin": FLAGS.neighbour_margin,
         "policy": FLAGS.policy,
@@ -775,9 +863,9 @@ def main(_):
         "candidate_pairs": len(candidates),
         "candidate_self_pairs": int(is_self[candidates].sum()),
         "listed_touched": int((count[listed] > 0).sum()),
-        "pairs": pair_records(listed.tolist(), by_pattern, m),
-        "floor_pairs_touched": pair_records(
-            sorted(c for c in touched(stats) if not is_self[c]), by_pattern, m
+        "pairs": pair_records(listed.tolist(), by_pattern, m, sources),
+        "floor_pairs_touched": pair_records(  # every touched pair with a geom off the agent
+            sorted(c for c in touched(stats) if not is_self[c]), by_pattern, m, sources
         ),
         "heldout": {
             "seeds": FLAGS.heldout_seeds,
@@ -786,11 +874,11 @@ def main(_):
             "substeps": sum(h_per_pattern.values()) * n_sub,
             "touch_misses": {
                 "control_steps": touch["control_steps"],
-                "pairs": _miss_records(touch["pairs"], m),
+                "pairs": _miss_records(touch["pairs"], m, sources),
             },
             "near_misses": {
                 "control_steps": near["control_steps"],
-                "pairs": _miss_records(near["pairs"], m),
+                "pairs": _miss_records(near["pairs"], m, sources),
             },
             "tradeoff": [
                 {
@@ -802,8 +890,8 @@ def main(_):
             ],  # fmt: skip
         },
     }
-    write_report(report, FLAGS.out)
-    write_neighbours(FLAGS.out, m)
+    write_report(report, FLAGS.out, domain)
+    write_neighbours(FLAGS.out, m, domain)
     log(f"listed {len(listed)} pairs; held-out touch misses in "
         f"{touch['control_steps']} control steps")  # fmt: skip
 

@@ -1,15 +1,17 @@
 """The dog's contact pair lists (data/contact_pairs/dog.json, dog_neighbours.json) and the patch
-that applies them."""
+that applies them; the same patch (envs/self_pairs.py) on another agent, the humanoid, with a list
+written here; launch/contact_pairs.py's pieces."""
 
 import functools
 import json
+from itertools import combinations
 
 import mujoco
 import numpy as np
 import pytest
 from mujoco.mjx._src import collision_driver
 
-from envs import dog, model_io
+from envs import dmc, dog, humanoid, model_io, self_pairs
 from launch import contact_pairs
 
 
@@ -28,9 +30,9 @@ def _candidates(m) -> set:
     return {tuple(sorted((name(a), name(b)))) for a, b, _ in collision_driver.geom_pairs(m)}
 
 
-def _is_self(m, pair) -> bool:
-    on_dog = dog.dog_geoms(m)
-    return all(on_dog[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, g)] for g in pair)
+def _is_self(m, pair, on_agent=None) -> bool:
+    on_agent = dog.dog_geoms(m) if on_agent is None else on_agent
+    return all(on_agent[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, g)] for g in pair)
 
 
 def test_data_file_loads():
@@ -70,43 +72,150 @@ def test_patch_keeps_listed_self_pairs_and_every_other_pair(cls):
     assert any("floor" in p for p in after)
 
 
-def _contacts(m, d) -> list:
-    """Sorted (geom ids, dim, friction, solref, solimp, includemargin, dist) per contact."""
+def _contacts(m, d, drop=frozenset()) -> list:
+    """Sorted (geom ids, dim, friction, solref, solimp, includemargin, dist) per contact, less the
+    contacts of the (sorted) geom id pairs in `drop`."""
     c, n = d.contact, d.ncon
     rows = zip(np.sort(c.geom[:n], axis=1).tolist(), c.dim[:n].tolist(), c.friction[:n].tolist(),
                c.solref[:n].tolist(), c.solimp[:n].tolist(), c.includemargin[:n].tolist(),
                np.round(c.dist[:n], 9).tolist(), strict=True)  # fmt: skip
-    return sorted(map(repr, rows))
+    return sorted(repr(r) for r in rows if tuple(r[0]) not in drop)
+
+
+def _rollout(m, pattern: str, steps: int, n_sub: int):
+    """The data of a native rollout of `m` under an action pattern (seed 0), collided after each
+    control step (one MjData, updated in place)."""
+    d = mujoco.MjData(m)
+    for a in contact_pairs.pattern_actions(pattern, np.random.default_rng(0), m.nu, steps, 0.015):
+        d.ctrl[:] = a
+        mujoco.mj_step(m, d, n_sub)
+        mujoco.mj_kinematics(m, d)  # mj_step leaves the poses of the step's start
+        mujoco.mj_collision(m, d)
+        yield d
+
+
+def _name_pair(m, g1, g2) -> tuple:
+    name = lambda g: mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, int(g))
+    return tuple(sorted((name(g1), name(g2))))
+
+
+def _same_contacts_but_pruned(m0, m1, states, on_agent, listed) -> int:
+    """Asserts that in each of `states` (collided data of m0) m1's contacts, explicit pairs
+    included, are m0's, parameters and all, less those of the self pairs not in `listed`;
+    returns how many contacts of listed self pairs were compared."""
+    d1 = mujoco.MjData(m1)
+    compared = 0
+    for d0 in states:
+        d1.qpos[:] = d0.qpos
+        mujoco.mj_kinematics(m1, d1)
+        mujoco.mj_collision(m1, d1)
+        geom = np.sort(d0.contact.geom[: d0.ncon], axis=1)
+        is_self = on_agent[geom].all(axis=1)
+        kept = ~is_self | np.array([_name_pair(m0, *g) in listed for g in geom], bool)
+        pruned = {tuple(g) for g in geom[~kept].tolist()}
+        assert _contacts(m1, d1) == _contacts(m0, d0, pruned)
+        compared += int((is_self & kept).sum())
+    return compared
 
 
 def test_listed_pairs_collide_with_dynamic_contact_parameters():
     """In states along a native bang-bang rollout, the patched model's contacts (explicit pairs
     included) are the unpatched model's, parameters and all, less the pruned self pairs."""
     m0, m1 = _models()
-    d0, d1 = mujoco.MjData(m0), mujoco.MjData(m1)
-    on_dog = dog.dog_geoms(m0)
-    name = lambda g: mujoco.mj_id2name(m0, mujoco.mjtObj.mjOBJ_GEOM, int(g))
-    listed = set(dog.self_contact_pairs())
-    pruned = lambda g1, g2: (
-        on_dog[g1] and on_dog[g2] and tuple(sorted((name(g1), name(g2)))) not in listed
+    states = _rollout(m0, "bang_bang", 300, 3)
+    compared = _same_contacts_but_pruned(
+        m0, m1, states, dog.dog_geoms(m0), set(dog.self_contact_pairs())
     )
-    actions = contact_pairs.pattern_actions(
-        "bang_bang", np.random.default_rng(0), m0.nu, 300, 0.015
+    assert compared > 50  # self contacts were compared, not only floor contacts
+
+
+# ----- the same patch on the humanoid (envs/self_pairs.py), its list written here -----
+HUMANOID, HUMANOID_SUBSTEPS = humanoid.HumanoidRun, 5  # 25 ms control step, 5 ms physics
+
+
+def _humanoid_rollout(m):
+    """From the default pose, bang-bang actions bring limbs together (uniform, held, sinusoid do
+    too; one-bound actions do not)."""
+    return _rollout(m, "bang_bang", 300, HUMANOID_SUBSTEPS)
+
+
+def _write_list(path, pairs) -> str:
+    """A pair list file as launch/contact_pairs.py writes it (the patch reads only `pairs`)."""
+    path.write_text(json.dumps({"pairs": [{"geoms": list(p)} for p in pairs]}))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def humanoid_models(tmp_path_factory):
+    """(unpatched, patched, listed pairs): the humanoid task's model, and that model with a
+    self-pair patch listing two in three of the self pairs touched in a short native rollout and
+    every other untouched candidate self pair (so it keeps and prunes pairs of both kinds)."""
+    xml = HUMANOID.model_xml()
+    m0 = model_io.build_model(*xml, HUMANOID.patches)
+    on_agent = self_pairs.agent_geoms(m0, "torso")
+    touched = {
+        _name_pair(m0, *g)
+        for d in _humanoid_rollout(m0)
+        for g in d.contact.geom[: d.ncon]
+        if on_agent[g].all()
+    }
+    self_candidates = {p for p in _candidates(m0) if _is_self(m0, p, on_agent)}
+    listed = (touched - set(sorted(touched)[::3])) | set(sorted(self_candidates - touched)[::2])
+    path = _write_list(tmp_path_factory.mktemp("pairs") / "humanoid.json", listed)
+    patch = self_pairs.self_pairs_patch("humanoid_self_contact_pairs", "torso", (path,), "test")
+    return m0, model_io.build_model(*xml, HUMANOID.patches + (patch,)), listed
+
+
+def test_generic_patch_keeps_listed_self_pairs_and_every_other_pair(humanoid_models):
+    m0, m1, listed = humanoid_models
+    before, after = _candidates(m0), _candidates(m1)
+    on_agent = self_pairs.agent_geoms(m0, "torso")
+    self_before = {p for p in before if _is_self(m0, p, on_agent)}
+    assert listed < self_before  # some pruned
+    assert after == listed | {p for p in before if not _is_self(m0, p, on_agent)}
+    assert any("floor" in p for p in after)
+
+
+def test_generic_patch_collides_listed_pairs_with_dynamic_contact_parameters(humanoid_models):
+    m0, m1, listed = humanoid_models
+    on_agent = self_pairs.agent_geoms(m0, "torso")
+    assert _same_contacts_but_pruned(m0, m1, _humanoid_rollout(m0), on_agent, listed) > 200
+
+
+def test_dynamic_contact_params_mix_geoms_as_mujoco_does(tmp_path):
+    """Four overlapping spheres on sibling bodies of one agent, whose contact parameters differ
+    (priority, solmix, condim, friction, direct solref, margin, gap): every listed pair's contact
+    is MuJoCo's dynamic one, and the unlisted pair does not collide."""
+    spheres = [
+        'priority="0" solmix="1" condim="3" friction="0.5 0.005 0.0001"',
+        'priority="0" solmix="3" condim="6" friction="1 0.01 0.001" solref="0.05 0.5" '
+        'margin="0.01"',
+        'priority="1" condim="1" friction="0.3 0.003 0.0003" solimp="0.8 0.9 0.01 0.5 2"',
+        'priority="0" solmix="0" condim="4" solref="-1000 -10" gap="0.005" margin="0.02"',
+    ]
+    bodies = "".join(
+        f'<body name="b{i}" pos="{0.05 * i} 0 0"><joint type="hinge"/>'
+        f'<geom name="s{i}" type="sphere" size="0.1" {attrs}/></body>'
+        for i, attrs in enumerate(spheres)
     )
-    self_contacts = 0
-    for a in actions:
-        d0.ctrl[:] = a
-        mujoco.mj_step(m0, d0, 3)
-        d1.qpos[:] = d0.qpos
-        for m, d in ((m0, d0), (m1, d1)):
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_collision(m, d)
-        geom = d0.contact.geom[: d0.ncon]
-        if any(pruned(*g) for g in geom):
-            continue  # a pruned pair touches: the lists differ by design
-        assert _contacts(m1, d1) == _contacts(m0, d0)
-        self_contacts += int(sum(on_dog[g1] and on_dog[g2] for g1, g2 in geom))
-    assert self_contacts > 50  # self contacts were compared, not only floor contacts
+    xml = (
+        '<mujoco><worldbody><geom name="floor" type="plane" size="1 1 0.1"/>'
+        '<body name="agent" pos="0 0 0.05"><freejoint/>'
+        f'<inertial pos="0 0 0" mass="1" diaginertia="0.01 0.01 0.01"/>{bodies}</body>'
+        "</worldbody></mujoco>"
+    )
+    listed = set(combinations(["s0", "s1", "s2", "s3"], 2)) - {("s2", "s3")}
+    patch = self_pairs.self_pairs_patch(
+        "test_pairs", "agent", (_write_list(tmp_path / "pairs.json", listed),), "test"
+    )
+    m0, m1 = model_io.build_model(xml, {}), model_io.build_model(xml, {}, (patch,))
+    d0 = mujoco.MjData(m0)
+    mujoco.mj_forward(m0, d0)
+    on_agent = self_pairs.agent_geoms(m0, "agent")
+    assert m1.npair == len(listed) and on_agent.sum() == 4
+    touching = {_name_pair(m0, *g) for g in d0.contact.geom[: d0.ncon]}
+    assert ("s2", "s3") in touching and listed < touching  # every self pair touches
+    assert _same_contacts_but_pruned(m0, m1, [d0], on_agent, listed) == len(listed)
 
 
 @pytest.mark.parametrize("pattern", sorted(contact_pairs.PATTERNS))
@@ -176,3 +285,17 @@ def test_policy_pattern_steps_closed_loop_in_the_policy_task():
     assert (done, n_sub) == (4, 3)
     assert substeps == list(range(12))
     assert len(seen) == 4 and not np.array_equal(seen[0], seen[-1])  # it saw each new state
+
+
+def test_recording_models_collide_the_episodes_terrain():
+    """quadruped_escape draws its terrain at each reset: the recording models get the episode's."""
+    domain = contact_pairs.DOMAINS["quadruped_escape"]
+    models = contact_pairs.recording_models(0.02, domain)
+    assert list(models) == ["dm", "ours"]
+    _, done, _ = contact_pairs.recorded_episode(0, "zero", 1, models, domain=domain)
+    env = dmc.load("quadruped", "escape", 0)
+    env.reset()  # the same first terrain
+    terrain = env.physics.model.hfield_data
+    assert done == 1 and np.ptp(terrain) > 0
+    for m in models.values():
+        np.testing.assert_array_equal(m.hfield_data, terrain)
