@@ -8,7 +8,6 @@ Stand heights and body weight are fixed by the model's default pose, so episodes
 """
 
 import collections
-import os
 import xml.etree.ElementTree as ET
 
 import jax
@@ -154,11 +153,7 @@ CONTACT_CAPS = model_io.Patch(
 
 # The dog's self-contact pairs (launch/contact_pairs.py): those that touch in dm_control rollouts
 # (dog.json) and their body neighbours (dog_neighbours.json).
-_PAIRS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "contact_pairs"
-)
-SELF_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog.json")
-NEIGHBOUR_PAIRS_FILE = os.path.join(_PAIRS_DIR, "dog_neighbours.json")
+SELF_PAIRS_FILE, NEIGHBOUR_PAIRS_FILE = self_pairs.list_files("dog")
 _ROOT_BODY = "torso"  # the dog's body tree; fetch's ball is a body of its own
 
 

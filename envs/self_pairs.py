@@ -15,6 +15,7 @@ body (dog, humanoid) and an arm mounted on the world (manipulator, stacker).
 
 import functools
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import mujoco
@@ -23,6 +24,17 @@ import numpy as np
 from envs import model_io
 
 BITS_SHIFT = 16  # collision bits at and above this hold the moved bits (no_dynamic_self_pairs)
+PAIRS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "contact_pairs"
+)
+
+
+def list_files(task: str) -> tuple[str, str]:
+    """contact_pairs' two lists for `--task task`: the pairs that touched, their body neighbours."""
+    return (
+        os.path.join(PAIRS_DIR, f"{task}.json"),
+        os.path.join(PAIRS_DIR, f"{task}_neighbours.json"),
+    )
 
 
 def agent_geoms(m: mujoco.MjModel, root_body: str) -> np.ndarray:

@@ -74,9 +74,14 @@ def define_flags() -> None:
                       "(and that list with its body neighbours, `neighbour_pairs`: the "
                       "list the patch applies) on "
                       "--heldout_seeds only (OUT/<task>_heldout_<seeds>.json)")  # fmt: skip
-    flags.DEFINE_bool("cull_check", False, "instead (dog only): on the held-out seeds, how MJX's "
-                      "bounding-sphere cull (dog_mjx_contact_caps) ranks the touching pairs, with "
-                      "and without dog_self_contact_pairs (OUT/dog_cull.json)")  # fmt: skip
+    flags.DEFINE_bool(
+        "cull_check",
+        False,
+        "instead: on the held-out seeds, how MJX's caps would treat the task's MJX model (with "
+        "and without its self-pair pruning): the bounding-sphere cull's rank of the touching "
+        "pairs (max_geom_pairs), the most contacts per condim (max_contact_points); "
+        "OUT/<task>_cull.json",
+    )
     flags.DEFINE_bool(
         "neighbours_only",
         False,
@@ -343,11 +348,21 @@ def cull_figures(m, d, groups: dict, out: dict) -> None:
         fig[2] = max(fig[2], int(touch.sum()))
 
 
-def cull_check(seeds, patterns, steps: int, models: dict, log) -> dict:
-    """{model name: {group: cull_figures}} over the episodes' substeps, per model (caps off)."""
+def contact_figures(d, out: dict) -> None:
+    """Updates out[condim] = the most contacts of that condim in one state (d, collided): what
+    MJX's max_contact_points (the deepest k per condim) must keep to be exact."""
+    dims, counts = np.unique(d.contact.dim[: d.ncon], return_counts=True)
+    for dim, n in zip(dims.tolist(), counts.tolist(), strict=True):
+        out[f"condim {dim}"] = max(out.get(f"condim {dim}", 0), n)
+
+
+def cull_check(seeds, patterns, steps: int, models: dict, log, domain=DOG) -> tuple[dict, dict]:
+    """({model name: {group: cull_figures}}, {model name: {condim: contact_figures}}) over the
+    episodes' substeps, per model (caps off)."""
     datas = {k: mujoco.MjData(m) for k, m in models.items()}
     groups = {k: cull_groups(m) for k, m in models.items()}
     out = {k: {} for k in models}
+    contacts = {k: {} for k in models}
 
     def on_substep(qpos, _):
         for k, m in models.items():
@@ -356,12 +371,16 @@ def cull_check(seeds, patterns, steps: int, models: dict, log) -> dict:
             mujoco.mj_kinematics(m, d)
             mujoco.mj_collision(m, d)
             cull_figures(m, d, groups[k], out[k])
+            contact_figures(d, contacts[k])
 
     for seed in seeds:
         for pattern in patterns:
-            done, _ = run_episode(seed, pattern, steps, on_substep)
+            done, _ = run_episode(
+                seed, pattern, steps, on_substep, domain=domain,
+                on_reset=lambda physics: copy_terrain(physics, models),
+            )  # fmt: skip
             log(f"cull check: seed {seed} {pattern}: {done} steps")
-    return out
+    return out, contacts
 
 
 # ----- statistics -----
@@ -681,31 +700,44 @@ def _miss_records(found: dict, m, sources: tuple[str, ...]) -> list[dict]:
     return sorted(out, key=lambda r: (r["geoms"], r["source"]))
 
 
-def main_cull_check(heldout, patterns, log) -> None:
-    """The MJX models' geometry (capsules), without the caps, with and without the pruning."""
-    xml = dog.DogRun.model_xml()
-    caps_off = tuple(p for p in dog.DogRun.patches if p is not dog.CONTACT_CAPS)
-    models = {
-        "without dog_self_contact_pairs": model_io.build_model(
-            *xml, tuple(p for p in caps_off if p is not dog.SELF_CONTACT_PAIRS)
+def cull_models(domain: Domain) -> dict:
+    """{name: native MjModel} of the task's MJX model without any contact caps, with and without
+    its self-pair pruning (one model where the task has none)."""
+    env = domain.env
+    xml = env.model_xml()
+    caps_off = tuple(p for p in env.patches if not p.name.endswith("contact_caps"))
+    pruning = [p for p in caps_off if p.name.endswith("self_contact_pairs")]
+    if not pruning:
+        return {"as the task builds it": model_io.build_model(*xml, caps_off)}
+    return {
+        f"without {pruning[0].name}": model_io.build_model(
+            *xml, tuple(p for p in caps_off if p not in pruning)
         ),
-        "with dog_self_contact_pairs": model_io.build_model(*xml, caps_off),
+        f"with {pruning[0].name}": model_io.build_model(*xml, caps_off),
     }
-    figures = cull_check(heldout, patterns, FLAGS.steps, models, log)
+
+
+def main_cull_check(heldout, patterns, log, domain: Domain = DOG) -> None:
+    """What MJX's caps (max_geom_pairs, max_contact_points) would drop in the task's MJX models."""
+    models = cull_models(domain)
+    figures, contacts = cull_check(heldout, patterns, FLAGS.steps, models, log, domain)
     info = machine_info()
     report = {
         "what": "per MJX collision group that max_geom_pairs culls: maxima over every substep "
         "of [pairs whose bounding spheres overlap, worst rank of a touching pair by the cull's "
-        "distance (1 = nearest), touching pairs]; the cull is exact while the rank <= the limit",
+        "distance (1 = nearest), touching pairs]; the cull is exact while the rank <= the limit. "
+        "active_contacts: per condim, the most contacts in one substep (native MuJoCo's "
+        "colliders on the MJX model's geometry); max_contact_points is exact while >= it",
         "date": info["date"],
         "command": info["command"],
         "seeds": FLAGS.heldout_seeds,
         "steps_per_episode": FLAGS.steps,
         "patterns": patterns,
         "groups": figures,
+        "active_contacts": contacts,
     }
-    write_json(report, os.path.join(FLAGS.out, "dog_cull.json"))
-    log(json.dumps(figures, indent=1))
+    write_json(report, os.path.join(FLAGS.out, f"{domain.name}_cull.json"))
+    log(json.dumps({"groups": figures, "active_contacts": contacts}, indent=1))
 
 
 def load_policy(run_dir, domain: Domain = DOG):
@@ -797,9 +829,7 @@ def main(_):
         main_heldout_only(heldout, patterns, lambda s: print(s, flush=True), domain)
         return
     if FLAGS.cull_check:
-        if domain is not DOG:
-            raise app.UsageError(f"--cull_check checks the dog's caps, not --task {domain.name}")
-        main_cull_check(heldout, patterns, lambda s: print(s, flush=True))
+        main_cull_check(heldout, patterns, lambda s: print(s, flush=True), domain)
         return
     if FLAGS.neighbours_only:
         m = recording_models(FLAGS.record_margin, domain)["dm"]

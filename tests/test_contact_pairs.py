@@ -252,6 +252,9 @@ def test_cull_figures_rank_touching_pairs():
     out = {}
     contact_pairs.cull_figures(m, d, groups, out)
     assert out == {"sphere-sphere condim 3": [1, 1, 1]}  # overlapping, worst rank, touching
+    contacts = {"condim 3": 0, "condim 6": 2}
+    contact_pairs.contact_figures(d, contacts)
+    assert contacts == {"condim 3": 1, "condim 6": 2}  # maxima: one contact now, two seen before
 
 
 def test_neighbour_pairs_add_the_next_segment_and_stay_on_the_dog():
