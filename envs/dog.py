@@ -8,7 +8,7 @@ Stand heights and body weight are fixed by the model's default pose, so episodes
 """
 
 import collections
-import xml.etree.ElementTree as ET
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -130,14 +130,6 @@ NO_CYLINDER_BOX = model_io.Patch(
 )
 
 
-def _add_contact_caps(root: ET.Element) -> None:
-    custom = root.find("custom")
-    if custom is None:
-        custom = ET.SubElement(root, "custom")
-    ET.SubElement(custom, "numeric", name="max_geom_pairs", data=str(_MAX_GEOM_PAIRS))
-    ET.SubElement(custom, "numeric", name="max_contact_points", data=str(_MAX_CONTACT_POINTS))
-
-
 CONTACT_CAPS = model_io.Patch(
     "dog_mjx_contact_caps",
     "MJX collides all 5,557 candidate pairs (3,822 after dog_self_contact_pairs) every step "
@@ -146,7 +138,11 @@ CONTACT_CAPS = model_io.Patch(
     f"own limits keep the {_MAX_GEOM_PAIRS} pairs per collision group nearest by bounding "
     f"sphere and the {_MAX_CONTACT_POINTS} deepest contacts per condim (1,033 rows). Exact while "
     "fewer pairs overlap and fewer contacts are active (measured); native MuJoCo ignores them.",
-    xml=_add_contact_caps,
+    xml=functools.partial(
+        model_io.add_mjx_caps,
+        max_geom_pairs=_MAX_GEOM_PAIRS,
+        max_contact_points=_MAX_CONTACT_POINTS,
+    ),
     changes_dynamics=True,
 )
 

@@ -23,6 +23,21 @@ class Patch:
     changes_dynamics: bool = False  # if True the parity report measures its effect
 
 
+def add_mjx_caps(root: ET.Element, max_geom_pairs=None, max_contact_points=None) -> None:
+    """MJX's own contact limits, as the custom numerics it reads (unset: no limit). max_geom_pairs
+    keeps the pairs per collision group nearest by bounding sphere; max_contact_points the
+    deepest contacts per condim. Native MuJoCo ignores both."""
+    custom = root.find("custom")
+    if custom is None:
+        custom = ET.SubElement(root, "custom")
+    for name, value in (
+        ("max_geom_pairs", max_geom_pairs),
+        ("max_contact_points", max_contact_points),
+    ):
+        if value is not None:
+            ET.SubElement(custom, "numeric", name=name, data=str(value))
+
+
 def _drop_energy(m: mujoco.MjModel) -> None:
     m.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_ENERGY)
 
