@@ -4,9 +4,11 @@ States come from dm_control rollouts with uniform random actions; each is copied
 (`mjx.put_data`), so obs/reward functions are compared on exactly the same physics state.
 """
 
+import copy
 import dataclasses
 import functools
 
+import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -68,8 +70,25 @@ def rollout(env, seed: int, steps: int):
     return out
 
 
+@functools.cache
+def _dm_jacobian(cls) -> int:
+    """opt.jacobian of dm_control's own model of the task (the layout of its MjData)."""
+    return int(mujoco.MjModel.from_xml_string(*cls.model_xml()).opt.jacobian)
+
+
 def to_mjx(env, mj_data: mujoco.MjData) -> mjx.Data:
-    return mjx.put_data(env.mj_model, mj_data)
+    """dm_control's MjData as our model's mjx.Data. Where a patch changes the mass matrix's layout
+    (opt.jacobian), the data is read in dm_control's layout and the layout's own arrays (mass
+    matrix and its factor) come from a blank Data of ours: every step computes them before use,
+    and no observation reads them."""
+    m = env.mj_model
+    if int(m.opt.jacobian) == _dm_jacobian(type(env)):
+        return mjx.put_data(m, mj_data)
+    as_dm = copy.copy(m)
+    as_dm.opt.jacobian = _dm_jacobian(type(env))
+    blank = mjx.make_data(m)
+    keep = lambda x, b: x if np.shape(x) == np.shape(b) else b
+    return jax.tree.map(keep, mjx.put_data(as_dm, mj_data), blank)
 
 
 def obs_and_reward(env, rec: DMStep):

@@ -135,8 +135,8 @@ def test_module_entry_points_exit_codes():
              "unknown task(s) dog_sprint"),
             (["launch.solver_iterations", "--task", "dog_fly", "--out", "no_such_out"], 2,
              "unknown task dog_fly")]  # fmt: skip
-    procs = [subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for argv, _, _ in runs]  # fmt: skip
+    pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    procs = [subprocess.Popen([sys.executable, "-m", *argv], **pipe) for argv, _, _ in runs]
     for (argv, want, says), proc in zip(runs, procs, strict=True):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == want, (argv, err[-1000:])

@@ -89,3 +89,18 @@ def test_reset_distribution_matches_dm_control(name):
         q_dm.min(0) <= q_ours.max(0) + 1e-4
     )
     assert np.all(np.isfinite(q_ours))
+
+
+def test_dm_control_data_read_into_another_mass_matrix_layout():
+    """A patch may change opt.jacobian (the dog's dense mass matrix): dm_control's MjData is read
+    in its own layout and the layout's arrays come from our blank Data, shapes and all."""
+    from mujoco import mjx
+
+    env = envs.load("cartpole_balance", jacobian="sparse")  # dm_control's: dense (auto, nv 2)
+    recs = parity.rollout(env, 0, 3)
+    data = parity.to_mjx(env, recs[2].data)
+    shapes = lambda d: [np.shape(x) for x in jax.tree.leaves(d)]
+    assert shapes(data) == shapes(mjx.make_data(env.mj_model))
+    obs, reward = parity.obs_and_reward(env, recs[2])
+    np.testing.assert_allclose(obs, recs[2].obs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(reward, recs[2].reward, rtol=1e-4, atol=1e-5)
