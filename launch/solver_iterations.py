@@ -30,7 +30,9 @@ from launch.common import header, machine_info
 flags.DEFINE_string("task", "dog_run", "task (envs.names())")
 flags.DEFINE_integer("num_envs", 64, "batch")
 flags.DEFINE_integer("warm_steps", 20, "random-action control steps before measuring")
-flags.DEFINE_list("caps", ["20", "10", "8", "6", "5", "4", "3", "2"], "iteration caps besides the model's own")
+flags.DEFINE_list(
+    "caps", ["20", "10", "8", "6", "5", "4", "3", "2"], "iteration caps besides the model's own"
+)
 flags.DEFINE_float("seconds", 2.0, "time spent timing each cap")
 flags.DEFINE_string("out", "results/dog", "output folder")
 FLAGS = flags.FLAGS
