@@ -82,7 +82,7 @@ SELF_CONTACT_PAIRS = self_pairs.self_pairs_patch(
     "contact slots in the constraint system. None of the quadruped's 140 self pairs touched or "
     "came within 5 mm in real dm_control quadruped walk, 336k control steps, 48 seeds, 7 action "
     "patterns (random, held, bang-bang, sinusoids, zero torque, all actuators at one bound), nor "
-    "in 14k held-out control steps of 2 other seeds (data/contact_pairs/quadruped.md, "
+    "in 28k held-out control steps of 4 other seeds (data/contact_pairs/quadruped*.json|md, "
     "launch/contact_pairs.py): the legs cannot reach each other or the torso. So every self pair "
     "is dropped and every pair with the floor (fetch: walls and ball too) stays: 159 -> 19 "
     "candidate pairs, 191 -> 35 contact slots (walk; fetch: 259 -> 119, 355 -> 199).",
