@@ -71,9 +71,16 @@ def rollout(env, seed: int, steps: int):
 
 
 @functools.cache
-def _dm_jacobian(cls) -> int:
-    """opt.jacobian of dm_control's own model of the task (the layout of its MjData)."""
-    return int(mujoco.MjModel.from_xml_string(*cls.model_xml()).opt.jacobian)
+def _other_layout(env):
+    """(dm_control's layout model, our blank Data) where a patch changed the mass matrix's layout
+    (opt.jacobian: sparse or dense), else None; once per env."""
+    m = env.mj_model
+    dm_jacobian = mujoco.MjModel.from_xml_string(*type(env).model_xml()).opt.jacobian
+    as_dm = copy.copy(m)
+    as_dm.opt.jacobian = dm_jacobian
+    if mujoco.mj_isSparse(as_dm) == mujoco.mj_isSparse(m):
+        return None
+    return as_dm, mjx.make_data(m)
 
 
 def to_mjx(env, mj_data: mujoco.MjData) -> mjx.Data:
@@ -81,12 +88,10 @@ def to_mjx(env, mj_data: mujoco.MjData) -> mjx.Data:
     (opt.jacobian), the data is read in dm_control's layout and the layout's own arrays (mass
     matrix and its factor) come from a blank Data of ours: every step computes them before use,
     and no observation reads them."""
-    m = env.mj_model
-    if int(m.opt.jacobian) == _dm_jacobian(type(env)):
-        return mjx.put_data(m, mj_data)
-    as_dm = copy.copy(m)
-    as_dm.opt.jacobian = _dm_jacobian(type(env))
-    blank = mjx.make_data(m)
+    other = _other_layout(env)
+    if other is None:
+        return mjx.put_data(env.mj_model, mj_data)
+    as_dm, blank = other
     keep = lambda x, b: x if np.shape(x) == np.shape(b) else b
     return jax.tree.map(keep, mjx.put_data(as_dm, mj_data), blank)
 
