@@ -8,7 +8,6 @@ Stand heights and body weight are fixed by the model's default pose, so episodes
 """
 
 import collections
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -130,20 +129,16 @@ NO_CYLINDER_BOX = model_io.Patch(
 )
 
 
-CONTACT_CAPS = model_io.Patch(
-    "dog_mjx_contact_caps",
+CONTACT_CAPS = model_io.mjx_caps_patch(
+    "dog",
     "MJX collides all 5,557 candidate pairs (3,822 after dog_self_contact_pairs) every step "
     "into a fixed 35k-row (24k) constraint system: too slow to train on a CPU, and an 11 MB "
     "Jacobian per env on a GPU (timing: results/perf_changes.md). MJX's "
     f"own limits keep the {_MAX_GEOM_PAIRS} pairs per collision group nearest by bounding "
     f"sphere and the {_MAX_CONTACT_POINTS} deepest contacts per condim (1,033 rows). Exact while "
     "fewer pairs overlap and fewer contacts are active (measured); native MuJoCo ignores them.",
-    xml=functools.partial(
-        model_io.add_mjx_caps,
-        max_geom_pairs=_MAX_GEOM_PAIRS,
-        max_contact_points=_MAX_CONTACT_POINTS,
-    ),
-    changes_dynamics=True,
+    max_geom_pairs=_MAX_GEOM_PAIRS,
+    max_contact_points=_MAX_CONTACT_POINTS,
 )
 
 

@@ -7,7 +7,6 @@ from a uniformly random, collision-free pose; nothing is written into the model 
 """
 
 import collections
-import functools
 import xml.etree.ElementTree as ET
 from typing import ClassVar
 
@@ -128,23 +127,8 @@ class HumanoidBase(base.DMCEnv):
         return {"reset_failures": np.zeros((), np.int32)}
 
 
-def contact_caps(domain: str, max_contact_points: int, seen: str) -> model_io.Patch:
-    """MJX's max_contact_points for a humanoid: `seen` says how many contacts were ever active."""
-    return model_io.Patch(
-        f"{domain}_mjx_contact_caps",
-        "MJX gives every candidate pair its contact slots in the constraint system, active or "
-        f"not. Over every substep of 14k held-out dm_control control steps (seeds 1000-1001, 7 "
-        f"action patterns; launch/contact_pairs.py --cull_check, data/contact_pairs/"
-        f"{domain}_cull.json) {seen}; MJX's own limit keeps the {max_contact_points} deepest "
-        "contacts per condim, so exact while no more are active (the reset's collision-free "
-        "check needs only the deepest). Native MuJoCo ignores it.",
-        xml=functools.partial(model_io.add_mjx_caps, max_contact_points=max_contact_points),
-        changes_dynamics=True,
-    )
-
-
 # 161 candidate pairs: 142 slots of condim 1 (self pairs) and 35 of condim 3 (with the floor).
-CONTACT_CAPS = contact_caps(
+CONTACT_CAPS = model_io.measured_contact_caps(
     "humanoid",
     32,
     "at most 9 contacts of condim 1 and 9 of condim 3 were active at once: 177 -> 64 contact slots",

@@ -5,14 +5,14 @@ collision-free start) on a different body: the reference body is the thorax, who
 up when standing (the model is built with a 90 degree roll), and the control step is 20 ms.
 """
 
-from envs import humanoid
+from envs import humanoid, model_io
 
 _XMAT_ZY = 7  # row-major xmat entry R[2, 1]: world-z component of the thorax y-axis ('zy')
 
 # 1,118 candidate pairs, all condim 3. Its bounding-sphere cull (max_geom_pairs) is not used: the
 # reset's random poses overlap far more pairs than the rollouts, where a touching pair ranked at
 # worst 95th of 675 capsule pairs.
-CONTACT_CAPS = humanoid.contact_caps(
+CONTACT_CAPS = model_io.measured_contact_caps(
     "humanoid_CMU",
     64,
     "at most 21 contacts (all condim 3) were active at once: 1,157 -> 64 contact slots",

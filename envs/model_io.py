@@ -5,6 +5,7 @@ these records (`python -m launch.parity_report` writes it beside the parity tabl
 """
 
 import dataclasses
+import functools
 import importlib
 import xml.etree.ElementTree as ET
 from typing import Callable, Optional
@@ -36,6 +37,34 @@ def add_mjx_caps(root: ET.Element, max_geom_pairs=None, max_contact_points=None)
     ):
         if value is not None:
             ET.SubElement(custom, "numeric", name=name, data=str(value))
+
+
+def mjx_caps_patch(domain: str, reason: str, max_geom_pairs=None, max_contact_points=None) -> Patch:
+    """`<domain>_mjx_contact_caps`: MJX's own contact limits (`add_mjx_caps`). They change what
+    MJX collides, so the reason must say where they were measured to be exact."""
+    return Patch(
+        f"{domain}_mjx_contact_caps",
+        reason,
+        xml=functools.partial(
+            add_mjx_caps, max_geom_pairs=max_geom_pairs, max_contact_points=max_contact_points
+        ),
+        changes_dynamics=True,
+    )
+
+
+def measured_contact_caps(domain: str, max_contact_points: int, seen: str) -> Patch:
+    """max_contact_points from launch/contact_pairs.py's `--cull_check` (data/contact_pairs/
+    <domain>_cull.json): `seen` says how many contacts were ever active at once there."""
+    return mjx_caps_patch(
+        domain,
+        "MJX gives every candidate pair its contact slots in the constraint system, active or "
+        f"not. Over every substep of 14k held-out dm_control control steps (seeds 1000-1001, 7 "
+        f"action patterns; launch/contact_pairs.py --cull_check, data/contact_pairs/"
+        f"{domain}_cull.json) {seen}; MJX's own limit keeps the {max_contact_points} deepest "
+        "contacts per condim, so exact while no more are active (the reset's collision-free "
+        "check needs only the deepest). Native MuJoCo ignores it.",
+        max_contact_points=max_contact_points,
+    )
 
 
 def _drop_energy(m: mujoco.MjModel) -> None:

@@ -142,16 +142,16 @@ PATTERNS = {
     "held": "uniform actions, each held for 5-100 control steps",
     "bang_bang": "every actuator at -1 or +1 at random, held for 5-100 steps (joint limits)",
     "sinusoid": "sin(2 pi f t + phase) per actuator, f log-uniform in 0.1-5 Hz",
-    "zero": "zero torque: the dog collapses and lies on the floor",
+    "zero": "zero torque: the body goes limp (a legged one falls onto the floor)",
     "same_bound": "all actuators at the same bound (+1 or -1), switched every 20-200 steps "
-    "(the dog curls up or stretches out: self-contact)",
+    "(the body curls up or stretches out: self-contact)",
     "bound_noise": "all actuators near one bound (+-1 plus uniform noise of width 0.5), "
     "switched every 20-200 steps",
 }
 # Only with --policy RUN_DIR (not in the default patterns): a trained policy, closed loop.
 POLICY_PATTERN = {
     "policy": "a trained policy (--policy, its stochastic actions: a0 ~ N(0, I)) in its own "
-    "dog task, closed loop"
+    "task, closed loop"
 }
 
 
