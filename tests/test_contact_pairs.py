@@ -1,6 +1,7 @@
 """The dog's contact pair lists (data/contact_pairs/dog.json, dog_neighbours.json) and the patch
 that applies them; the same patch (envs/self_pairs.py) on another agent, the humanoid, with a list
-written here; launch/contact_pairs.py's pieces."""
+written here; the pieces of launch/contact_pairs.py and of the modules it runs (pair_rollouts,
+pair_checks, mjx_caps_check)."""
 
 import functools
 import json
@@ -12,7 +13,7 @@ import pytest
 from mujoco.mjx._src import collision_driver
 
 from envs import dmc, dog, humanoid, model_io, self_pairs
-from launch import contact_pairs
+from launch import mjx_caps_check, pair_checks, pair_rollouts
 
 
 @functools.cache
@@ -56,8 +57,8 @@ def test_neighbour_file_is_what_the_script_derives_from_the_list():
     """dog_neighbours.json is the list's body neighbours among MuJoCo's candidates, no more: an
     edited list or a changed rule shows here until `--neighbours_only` rewrites the file."""
     m, _ = _models()
-    listed = contact_pairs.listed_mask(dog.SELF_PAIRS_FILE, m)
-    derived = contact_pairs.neighbour_records(listed, m, contact_pairs.self_mask(m))
+    listed = pair_checks.listed_mask(dog.SELF_PAIRS_FILE, m)
+    derived = pair_checks.neighbour_records(listed, m, pair_rollouts.self_mask(m))
     with open(dog.NEIGHBOUR_PAIRS_FILE) as f:
         assert json.load(f)["pairs"] == derived
 
@@ -86,7 +87,7 @@ def _rollout(m, pattern: str, steps: int, n_sub: int):
     """The data of a native rollout of `m` under an action pattern (seed 0), collided after each
     control step (one MjData, updated in place)."""
     d = mujoco.MjData(m)
-    for a in contact_pairs.pattern_actions(pattern, np.random.default_rng(0), m.nu, steps, 0.015):
+    for a in pair_rollouts.pattern_actions(pattern, np.random.default_rng(0), m.nu, steps, 0.015):
         d.ctrl[:] = a
         mujoco.mj_step(m, d, n_sub)
         mujoco.mj_kinematics(m, d)  # mj_step leaves the poses of the step's start
@@ -218,14 +219,14 @@ def test_dynamic_contact_params_mix_geoms_as_mujoco_does(tmp_path):
     assert _same_contacts_but_pruned(m0, m1, [d0], on_agent, listed) == len(listed)
 
 
-@pytest.mark.parametrize("pattern", sorted(contact_pairs.PATTERNS))
+@pytest.mark.parametrize("pattern", sorted(pair_rollouts.PATTERNS))
 def test_pattern_actions_in_bounds(pattern):
-    a = contact_pairs.pattern_actions(pattern, np.random.default_rng(0), 38, 500, 0.015)
+    a = pair_rollouts.pattern_actions(pattern, np.random.default_rng(0), 38, 500, 0.015)
     assert a.shape == (500, 38) and np.all(np.abs(a) <= 1)
 
 
 def test_parse_seeds():
-    assert contact_pairs.parse_seeds("0-3,9") == [0, 1, 2, 3, 9]
+    assert pair_rollouts.parse_seeds("0-3,9") == [0, 1, 2, 3, 9]
 
 
 def test_misses_counts_only_pruned_self_pairs():
@@ -233,7 +234,7 @@ def test_misses_counts_only_pruned_self_pairs():
     keep = np.array([False, True, False, False])
     rows = (np.zeros(5, np.int8), np.array([0, 1, 2, 3, 7]), np.array([0, 1, 2, 2, 3]),
             np.array([-1.0, -1.0, -1.0, -1.0, 0.5]))  # fmt: skip
-    out = contact_pairs.misses(rows, keep, is_self, 3, 0.0)
+    out = pair_checks.misses(rows, keep, is_self, 3, 0.0)
     assert out == {"control_steps": 2, "pairs": {(0, 2): 2}}  # substeps 2 and 3: steps 0 and 1
 
 
@@ -247,30 +248,30 @@ def test_cull_figures_rank_touching_pairs():
     d = mujoco.MjData(m)
     mujoco.mj_kinematics(m, d)
     mujoco.mj_collision(m, d)
-    groups = contact_pairs.cull_groups(m)
+    groups = mjx_caps_check.cull_groups(m)
     assert list(groups) == ["sphere-sphere condim 3"]
     out = {}
-    contact_pairs.cull_figures(m, d, groups, out)
+    mjx_caps_check.cull_figures(m, d, groups, out)
     assert out == {"sphere-sphere condim 3": [1, 1, 1]}  # overlapping, worst rank, touching
     contacts = {"condim 3": 0, "condim 6": 2}
-    contact_pairs.contact_figures(d, contacts)
+    mjx_caps_check.contact_figures(d, contacts)
     assert contacts == {"condim 3": 1, "condim 6": 2}  # maxima: one contact now, two seen before
 
 
 def test_neighbour_pairs_add_the_next_segment_and_stay_on_the_dog():
     m = _models()[0]
     gid = lambda n: mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n)
-    code = lambda a, b: contact_pairs.pair_code(gid(a), gid(b), m.ngeom)
-    is_self = contact_pairs.self_mask(m)
+    code = lambda a, b: pair_rollouts.pair_code(gid(a), gid(b), m.ngeom)
+    is_self = pair_rollouts.self_mask(m)
     keep = np.zeros(m.ngeom * m.ngeom, bool)
     keep[code("Ca_19_collision", "upper_leg_R0_collision")] = True
-    out = contact_pairs.neighbour_pairs(keep, m, is_self)
+    out = pair_checks.neighbour_pairs(keep, m, is_self)
     assert out[code("Ca_19_collision", "upper_leg_R0_collision")]
     assert out[code("Ca_20_collision", "upper_leg_R0_collision")]  # Ca_19's child segment
     assert out[code("Ca_18_collision", "upper_leg_R0_collision")]  # its parent
     assert not out[code("Ca_5_collision", "upper_leg_R0_collision")]  # far along the tail
     assert not (out & ~is_self).any()
-    sources = contact_pairs.neighbour_sources(keep, m, is_self)
+    sources = pair_checks.neighbour_sources(keep, m, is_self)
     assert set(sources.values()) == {code("Ca_19_collision", "upper_leg_R0_collision")}
     assert not keep[list(sources)].any()
 
@@ -282,7 +283,7 @@ def test_policy_pattern_steps_closed_loop_in_the_policy_task():
         seen.append(obs["joint_angles"].copy())
         return np.zeros(38)
 
-    done, n_sub = contact_pairs.run_episode(
+    done, n_sub = pair_rollouts.run_episode(
         0, "policy", 4, lambda qpos, i: substeps.append(i), ("stand", act)
     )
     assert (done, n_sub) == (4, 3)
@@ -292,10 +293,10 @@ def test_policy_pattern_steps_closed_loop_in_the_policy_task():
 
 def test_recording_models_collide_the_episodes_terrain():
     """quadruped_escape draws its terrain at each reset: the recording models get the episode's."""
-    domain = contact_pairs.DOMAINS["quadruped_escape"]
-    models = contact_pairs.recording_models(0.02, domain)
+    domain = pair_rollouts.DOMAINS["quadruped_escape"]
+    models = pair_rollouts.recording_models(0.02, domain)
     assert list(models) == ["dm", "ours"]
-    _, done, _ = contact_pairs.recorded_episode(0, "zero", 1, models, domain=domain)
+    _, done, _ = pair_rollouts.recorded_episode(0, "zero", 1, models, domain=domain)
     env = dmc.load("quadruped", "escape", 0)
     env.reset()  # the same first terrain
     terrain = env.physics.model.hfield_data
