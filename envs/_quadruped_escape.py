@@ -122,7 +122,8 @@ ESCAPE_SELF_CONTACT_PAIRS = self_pairs.self_pairs_patch(
     "control steps, 48 seeds, 7 action patterns, collided in dm_control's model and in ours "
     "with the mesh torso and eyes; nor in 14k held-out control steps of 2 other seeds "
     "(data/contact_pairs/quadruped_escape*.json|md). Every self pair is dropped; every pair "
-    "with the floor and the terrain stays.",
+    "with the floor and the terrain stays: 280 -> 116 contact slots; the batched step compiles "
+    "~17% faster, its speed is unchanged (results/pruning/README.md).",
 )
 
 

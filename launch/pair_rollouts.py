@@ -61,6 +61,11 @@ DOMAINS = {
                "the floor, walls, ball and target"),
         Domain("stacker", stacker.Stack4, "upper_arm", "stacker arm",
                "the floor, walls, boxes and target"),
+        # The other manipulator tasks, for --cull_check: the peg and the receptacle (cup, slot)
+        # bring their own geoms, so each task's contact caps are measured on its own rollouts.
+        *(Domain(f"manipulator_{cls.task}", cls, "upper_arm", "manipulator arm",
+                 "the floor, walls, prop, receptacle and target")
+          for cls in (manipulator.BringPeg, manipulator.InsertBall, manipulator.InsertPeg)),
     )
 }  # fmt: skip
 DOG = DOMAINS["dog"]

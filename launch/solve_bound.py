@@ -27,14 +27,19 @@ import envs
 from envs import jax_setup
 from launch.common import header, machine_info
 
-flags.DEFINE_string("task", "dog_run", "task (envs.names())")
-flags.DEFINE_integer("num_envs", 64, "batch")
-flags.DEFINE_integer("iterations", 10, "Newton iterations per solve (where the solver stops)")
-flags.DEFINE_integer("matmul_size", 2048, "side of the square float32 matmul (attainable rate)")
-flags.DEFINE_float("seconds", 2.0, "time spent timing each program")
-flags.DEFINE_float("target", 450.0, "control steps/s the issue asks for (the table compares)")
-flags.DEFINE_string("out", "results/dog", "output folder")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Only when run as a script: tests import this module beside other launch scripts whose
+    flags share names (task, num_envs, out)."""
+    flags.DEFINE_string("task", "dog_run", "task (envs.names())")
+    flags.DEFINE_integer("num_envs", 64, "batch")
+    flags.DEFINE_integer("iterations", 10, "Newton iterations per solve (where the solver stops)")
+    flags.DEFINE_integer("matmul_size", 2048, "side of the square float32 matmul (attainable rate)")
+    flags.DEFINE_float("seconds", 2.0, "time spent timing each program")
+    flags.DEFINE_float("target", 450.0, "control steps/s the issue asks for (the table compares)")
+    flags.DEFINE_string("out", "results/dog", "output folder")
 
 
 def _timed(fn, *args, seconds: float) -> float:
@@ -157,4 +162,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
