@@ -23,7 +23,7 @@ import numpy as np
 from mujoco import mjx
 from mujoco.mjx._src import math as mjx_math
 
-from envs import base, physics, rewards
+from envs import base, model_io, physics, rewards
 from envs.named import ids, obj_id, qpos_slice, qvel_slice, sensor_slice
 
 # The arm's hinge joints in dm_control's order (arm_pos / arm_vel observations, initial angles).
@@ -260,20 +260,31 @@ class _Bring(PlanarArm):
         return jnp.maximum(bringing, grasping / 3)
 
 
+def _caps(cull_file_stem: str, cap: int, seen: int, slots: int) -> tuple:
+    """The task's max_contact_points, from its own cull check (all its contacts are condim 3)."""
+    text = f"at most {seen} contacts (all condim 3) were active at once: {slots} -> {cap} slots"
+    return (model_io.measured_contact_caps(cull_file_stem, cap, text),)
+
+
+# Each task's own rollouts (the prop and the receptacle bring their own geoms); caps leave >= 2.5x.
 class BringBall(_Bring):
     task, use_peg, insert = "bring_ball", False, False
+    patches = _caps("manipulator", 32, 10, 173)
 
 
 class BringPeg(_Bring):
     task, use_peg, insert = "bring_peg", True, False
+    patches = _caps("manipulator_bring_peg", 32, 12, 217)
 
 
 class InsertBall(_Bring):
     task, use_peg, insert = "insert_ball", False, True
+    patches = _caps("manipulator_insert_ball", 64, 20, 233)
 
 
 class InsertPeg(_Bring):
     task, use_peg, insert = "insert_peg", True, True
+    patches = _caps("manipulator_insert_peg", 32, 13, 304)
 
 
 TASKS = {"bring_ball": BringBall, "bring_peg": BringPeg, "insert_ball": InsertBall,
