@@ -13,7 +13,6 @@ Writes OUT/<task>.json and OUT/<task>.md (default OUT: results/parity_sweep).
 
 import collections
 import functools
-import json
 import os
 
 import mujoco
@@ -23,7 +22,7 @@ from mujoco import mjx
 
 import envs
 from envs import dmc, jax_setup, parity
-from launch.common import header, machine_info
+from launch.common import header, machine_info, write_json_md
 
 flags.DEFINE_string("task", "cheetah_run", "task name")
 flags.DEFINE_list("seeds", ["0"], "dm_control seeds")
@@ -152,12 +151,9 @@ def main(_):
             rows.append(measure(env, dm_model, recs, seed, start, keys))
             print(rows[-1], flush=True)
     info = machine_info()
-    os.makedirs(FLAGS.out, exist_ok=True)
-    base = os.path.join(FLAGS.out, FLAGS.task)
-    with open(base + ".json", "w") as f:
-        json.dump(dict(machine=info, rows=rows), f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(markdown(rows, info))
+    write_json_md(
+        os.path.join(FLAGS.out, FLAGS.task), dict(machine=info, rows=rows), markdown(rows, info)
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from absl import app, flags
 
 import envs
 from envs import jax_setup
-from launch.common import header, machine_info
+from launch.common import header, machine_info, write_json_md
 
 FLAGS = flags.FLAGS
 
@@ -153,12 +153,7 @@ def main(argv):
         bound=bound(shape, n, FLAGS.iterations, hessian_s, peak),
     )
     print(json.dumps(doc["bound"]), flush=True)
-    os.makedirs(FLAGS.out, exist_ok=True)
-    base = os.path.join(FLAGS.out, f"solve_bound_{FLAGS.task}")
-    with open(base + ".json", "w") as f:
-        json.dump(doc, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(to_markdown(doc))
+    write_json_md(os.path.join(FLAGS.out, f"solve_bound_{FLAGS.task}"), doc, to_markdown(doc))
 
 
 if __name__ == "__main__":

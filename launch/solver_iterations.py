@@ -25,7 +25,7 @@ from absl import app, flags
 
 import envs
 from envs import jax_setup
-from launch.common import header, machine_info
+from launch.common import header, machine_info, write_json_md
 
 flags.DEFINE_string("task", "dog_run", "task (envs.names())")
 flags.DEFINE_integer("num_envs", 64, "batch")
@@ -123,12 +123,7 @@ def main(argv):
         model_solver=f"solver {int(o.solver)}, iterations {own}, ls_iterations "
         f"{int(o.ls_iterations)}, tolerance {o.tolerance:g}",
     )  # fmt: skip
-    os.makedirs(FLAGS.out, exist_ok=True)
-    base = os.path.join(FLAGS.out, f"solver_iterations_{FLAGS.task}")
-    with open(base + ".json", "w") as f:
-        json.dump(doc, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(to_markdown(doc))
+    write_json_md(os.path.join(FLAGS.out, f"solver_iterations_{FLAGS.task}"), doc, to_markdown(doc))
 
 
 if __name__ == "__main__":
