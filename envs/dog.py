@@ -37,6 +37,8 @@ _BITE_MARGIN = 2.0  # fetch: distance (m) over which the reach reward decays
 # capsule-capsule condim-1 group (192 in condim 6), and a touching pair ranked at worst 146th
 # (111th) by the cull's distance, with or without dog_self_contact_pairs (another draw of
 # those patterns, per control step: 167th). Exact there, with a thin margin: the limit stays.
+# Active contacts per condim over the same substeps (results/dog/cull_check_active): at most
+# 36 / 27 / 58 of condim 1 / 3 / 6, so max_contact_points 64 is exact there, also thinly.
 _MAX_GEOM_PAIRS = 192
 _MAX_CONTACT_POINTS = 64
 
