@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 from flowrl_mjx.runtime.machine import machine_info  # noqa: F401  (launch scripts import it from here)
 
@@ -18,3 +19,13 @@ def write_json_md(base: str, doc: dict, markdown: str) -> None:
         json.dump(doc, f, indent=1)
     with open(base + ".md", "w") as f:
         f.write(markdown)
+
+
+def load_task(task: str):
+    """envs.load(task), or one clear line and exit code 2 for a name envs does not know."""
+    import envs
+
+    if task not in envs.names():
+        print(f"error: unknown task {task} (see envs.names())", file=sys.stderr)
+        sys.exit(2)
+    return envs.load(task)

@@ -23,9 +23,8 @@ import jax.numpy as jnp
 import mujoco
 from absl import app, flags
 
-import envs
 from envs import jax_setup
-from launch.common import header, machine_info, write_json_md
+from launch.common import header, load_task, machine_info, write_json_md
 
 FLAGS = flags.FLAGS
 
@@ -126,10 +125,7 @@ def to_markdown(doc: dict) -> str:
 
 def main(argv):
     del argv
-    if FLAGS.task not in envs.names():
-        print(f"error: unknown task {FLAGS.task} (see envs.names())", file=sys.stderr)
-        sys.exit(2)
-    env = envs.load(FLAGS.task)
+    env = load_task(FLAGS.task)
     o = env.mj_model.opt
     if o.solver != mujoco.mjtSolver.mjSOL_NEWTON or o.cone != mujoco.mjtCone.mjCONE_PYRAMIDAL:
         # elliptic cones form J^T C J with a dense nefc x nefc C: another count

@@ -16,16 +16,14 @@ OUT/solver_iterations_<task>.json and .md.
 
 import json
 import os
-import sys
 import time
 
 import jax
 import numpy as np
 from absl import app, flags
 
-import envs
 from envs import jax_setup
-from launch.common import header, machine_info, write_json_md
+from launch.common import header, load_task, machine_info, write_json_md
 
 flags.DEFINE_string("task", "dog_run", "task (envs.names())")
 flags.DEFINE_integer("num_envs", 64, "batch")
@@ -101,10 +99,7 @@ def to_markdown(doc: dict) -> str:
 
 def main(argv):
     del argv
-    if FLAGS.task not in envs.names():
-        print(f"error: unknown task {FLAGS.task} (see envs.names())", file=sys.stderr)
-        sys.exit(2)
-    env = envs.load(FLAGS.task)
+    env = load_task(FLAGS.task)
     o = env.mj_model.opt
     own = int(o.iterations)
     data = _prepared(env, FLAGS.num_envs, FLAGS.warm_steps)
