@@ -24,9 +24,19 @@ CORE = {"cheetah_run", "walker_run", "cartpole_balance"}
 COMPILED = [n if n in CORE else pytest.param(n, marks=pytest.mark.slow) for n in TASKS]
 # humanoid_CMU's three tasks share one model and reward code and differ only in move_speed
 # (12-14 s each here); dog_walk and dog_trot share dog_run's model, observations and reward code
-# (another speed), dog_stand the same model and observations (13-15 s each): the default suite
-# checks run; the others run under `-m slow`.
-_SAME_MODEL = ("humanoid_CMU_stand", "humanoid_CMU_walk", "dog_stand", "dog_walk", "dog_trot")
+# (another speed), dog_stand the same model and observations (13-15 s each); likewise
+# humanoid_stand/walk beside humanoid_run (6-7 s each) and quadruped_run beside quadruped_walk:
+# the default suite checks run (walk for the quadruped); the others run under `-m slow`.
+_SAME_MODEL = (
+    "humanoid_CMU_stand",
+    "humanoid_CMU_walk",
+    "dog_stand",
+    "dog_walk",
+    "dog_trot",
+    "humanoid_stand",
+    "humanoid_walk",
+    "quadruped_run",
+)
 OBS_TASKS = [pytest.param(n, marks=pytest.mark.slow) if n in _SAME_MODEL else n for n in TASKS]
 SEEDS = (0, 1)
 ROLLOUT_STEPS = 25
