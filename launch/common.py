@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 
 from flowrl_mjx.runtime.machine import machine_info  # noqa: F401  (launch scripts import it from here)
 
@@ -29,3 +30,18 @@ def load_task(task: str):
         print(f"error: unknown task {task} (see envs.names())", file=sys.stderr)
         sys.exit(2)
     return envs.load(task)
+
+
+def seconds_per_call(fn, *args, seconds: float, min_calls: int = 2):
+    """(seconds per call, calls, the first call's seconds with its compile, its output): calls
+    `fn` once, then again until `seconds` have passed and at least `min_calls` were timed."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    first = time.perf_counter() - t0
+    calls, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds or calls < min_calls:
+        jax.block_until_ready(fn(*args))
+        calls += 1
+    return (time.perf_counter() - t0) / calls, calls, first, out

@@ -16,7 +16,6 @@ and .md.
 import json
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +23,7 @@ import mujoco
 from absl import app, flags
 
 from envs import jax_setup
-from launch.common import header, load_task, machine_info, write_json_md
+from launch.common import header, load_task, machine_info, seconds_per_call, write_json_md
 
 FLAGS = flags.FLAGS
 
@@ -39,16 +38,6 @@ def define_flags() -> None:
     flags.DEFINE_float("seconds", 2.0, "time spent timing each program")
     flags.DEFINE_float("target", 450.0, "control steps/s the issue asks for (the table compares)")
     flags.DEFINE_string("out", "results/dog", "output folder")
-
-
-def _timed(fn, *args, seconds: float) -> float:
-    """Seconds per call after the compile and a first call."""
-    jax.block_until_ready(fn(*args))
-    calls, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds or calls < 3:
-        jax.block_until_ready(fn(*args))
-        calls += 1
-    return (time.perf_counter() - t0) / calls
 
 
 def constraint_shape(env) -> dict:
@@ -67,12 +56,12 @@ def hessian_seconds(n: int, nefc: int, nv: int, env, seconds: float) -> float:
     efc_d = jax.random.uniform(k2, (n, nefc), jnp.float32)
     active = jax.random.uniform(k3, (n, nefc)) < 0.5
     fn = jax_setup.jit_env(jax.vmap(lambda j, d, a: (j.T * d * a) @ j), n, env)
-    return _timed(fn, jac, efc_d, active, seconds=seconds)
+    return seconds_per_call(fn, jac, efc_d, active, seconds=seconds, min_calls=3)[0]
 
 
 def matmul_gflops(size: int, seconds: float) -> float:
     a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
-    s = _timed(jax.jit(lambda x: x @ x), a, seconds=seconds)
+    s = seconds_per_call(jax.jit(lambda x: x @ x), a, seconds=seconds, min_calls=3)[0]
     return 2 * size**3 / s / 1e9
 
 

@@ -16,14 +16,13 @@ OUT/solver_iterations_<task>.json and .md.
 
 import json
 import os
-import time
 
 import jax
 import numpy as np
 from absl import app, flags
 
 from envs import jax_setup
-from launch.common import header, load_task, machine_info, write_json_md
+from launch.common import header, load_task, machine_info, seconds_per_call, write_json_md
 
 flags.DEFINE_string("task", "dog_run", "task (envs.names())")
 flags.DEFINE_integer("num_envs", 64, "batch")
@@ -64,16 +63,10 @@ def _timed_solve(env, data, cap: int, n: int, seconds: float) -> dict:
     m = env.mjx_model
     m = m.replace(opt=m.opt.replace(iterations=cap))
     fn = jax_setup.jit_env(jax.vmap(lambda d: solver.solve(m, d)), n, env)
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn(data))
-    compile_s = time.perf_counter() - t0
-    calls, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds or calls < 2:
-        jax.block_until_ready(fn(data))
-        calls += 1
+    per_call, calls, compile_s, out = seconds_per_call(fn, data, seconds=seconds)
     return dict(
         cap=cap, compile_and_first_s=round(compile_s, 1),
-        run_ms=(time.perf_counter() - t0) / calls * 1e3, calls=calls, qacc=np.asarray(out.qacc),
+        run_ms=per_call * 1e3, calls=calls, qacc=np.asarray(out.qacc),
     )  # fmt: skip
 
 
